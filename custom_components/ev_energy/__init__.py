@@ -1,0 +1,57 @@
+"""The ev.energy integration: smart EV charging for Home Assistant."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    OAuth2Session,
+    async_get_config_entry_implementation,
+)
+from homeassistant.helpers.typing import ConfigType
+import voluptuous as vol
+
+from .api import DEFAULT_API_URL, EvEnergyClient
+from .application_credentials import api_url
+from .const import CONF_API_URL, DATA_API_URL, DOMAIN
+from .coordinator import EvEnergyConfigEntry, EvEnergyCoordinator, EvEnergyRuntimeData
+from .oauth import OAuth2SessionAuth
+
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR]
+
+CONFIG_SCHEMA = vol.Schema(
+    {
+        vol.Optional(DOMAIN): vol.Schema(
+            {vol.Optional(CONF_API_URL, default=DEFAULT_API_URL): vol.All(cv.url, cv.string)}
+        )
+    },
+    extra=vol.ALLOW_EXTRA,
+)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Remember an `api_url` from YAML (used to run against the local simulator)."""
+    if DOMAIN in config:
+        hass.data[DATA_API_URL] = config[DOMAIN][CONF_API_URL].rstrip("/")
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
+    """Connect to ev.energy and set up the platforms."""
+    implementation = await async_get_config_entry_implementation(hass, entry)
+    oauth_session = OAuth2Session(hass, entry, implementation)
+    client = EvEnergyClient(
+        async_get_clientsession(hass), OAuth2SessionAuth(oauth_session), api_url(hass)
+    )
+    coordinator = EvEnergyCoordinator(hass, entry, client)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = EvEnergyRuntimeData(client=client, coordinator=coordinator)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
+    """Unload the platforms."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

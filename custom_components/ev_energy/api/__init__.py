@@ -1,0 +1,53 @@
+"""Client for the ev.energy API v2 (no Home Assistant imports here)."""
+
+from .auth import AbstractAuth, StaticTokenAuth
+from .client import CHARGE_LIMIT_RANGE, DEFAULT_API_URL, EvEnergyClient
+from .currency import minor_to_major, minor_unit_exponent
+from .exceptions import (
+    EvEnergyApiError,
+    EvEnergyAuthError,
+    EvEnergyConnectionError,
+    EvEnergyError,
+    EvEnergyRateLimitError,
+    EvEnergyResponseError,
+    Problem,
+)
+from .models import (
+    Evse,
+    EvseStatus,
+    IntegrationStatus,
+    LockMode,
+    Tariff,
+    TariffType,
+    User,
+    Vehicle,
+    VehicleState,
+    VehicleStatus,
+)
+
+__all__ = [
+    "CHARGE_LIMIT_RANGE",
+    "DEFAULT_API_URL",
+    "AbstractAuth",
+    "EvEnergyApiError",
+    "EvEnergyAuthError",
+    "EvEnergyClient",
+    "EvEnergyConnectionError",
+    "EvEnergyError",
+    "EvEnergyRateLimitError",
+    "EvEnergyResponseError",
+    "Evse",
+    "EvseStatus",
+    "IntegrationStatus",
+    "LockMode",
+    "Problem",
+    "StaticTokenAuth",
+    "Tariff",
+    "TariffType",
+    "User",
+    "Vehicle",
+    "VehicleState",
+    "VehicleStatus",
+    "minor_to_major",
+    "minor_unit_exponent",
+]

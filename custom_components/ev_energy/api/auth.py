@@ -1,0 +1,37 @@
+"""Authentication seam between the client and whoever owns the OAuth tokens."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class AbstractAuth(ABC):
+    """Supplies access tokens; Home Assistant adapts its OAuth2Session to this."""
+
+    @abstractmethod
+    async def async_get_access_token(self) -> str:
+        """Return a valid access token, refreshing it first when it has expired.
+
+        Raise EvEnergyAuthError when the refresh is refused, EvEnergyConnectionError when the
+        token endpoint cannot be reached.
+        """
+
+    async def async_invalidate_access_token(self) -> None:
+        """Forget the current access token because the API refused it.
+
+        The next async_get_access_token call must then refresh. Static tokens cannot refresh,
+        so the default does nothing and the retried request fails with EvEnergyAuthError.
+        """
+        return
+
+
+class StaticTokenAuth(AbstractAuth):
+    """A fixed access token, e.g. straight after the OAuth code exchange."""
+
+    def __init__(self, access_token: str) -> None:
+        """Hold the token."""
+        self._access_token = access_token
+
+    async def async_get_access_token(self) -> str:
+        """Return the fixed token."""
+        return self._access_token

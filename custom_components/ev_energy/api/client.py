@@ -1,0 +1,267 @@
+"""Async client for the parts of ev.energy API v2 the integration uses."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+import json
+import logging
+import math
+import re
+import time
+from typing import Any, Final
+
+import aiohttp
+from yarl import URL
+
+from .auth import AbstractAuth
+from .exceptions import (
+    EvEnergyApiError,
+    EvEnergyAuthError,
+    EvEnergyConnectionError,
+    EvEnergyRateLimitError,
+    EvEnergyResponseError,
+)
+from .models import Evse, Tariff, User, Vehicle, parse_problem
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_API_URL: Final = "https://api.ev.energy"
+API_VERSION: Final = "2"
+PAGE_SIZE: Final = 100
+# 50 pages of 100 is far beyond any household; the bound stops a misbehaving Link header.
+MAX_PAGES: Final = 50
+REQUEST_TIMEOUT: Final = aiohttp.ClientTimeout(total=30)
+CHARGE_LIMIT_RANGE: Final = range(50, 101)
+# When a 429 comes without a usable Retry-After, wait this long (seconds).
+DEFAULT_RETRY_AFTER: Final = 60.0
+# The API's rolling window is one hour, so no honest Retry-After is longer.
+MAX_RETRY_AFTER: Final = 3600.0
+
+VEHICLE_EXPAND: Final = ("latest_status_log", "trim.model.make")
+EVSE_EXPAND: Final = ("latest_status_log", "model.make")
+
+_UNREADABLE: Final = object()
+_LINK_PART = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";]+)"?')
+
+
+def _next_link(header: str | None) -> str | None:
+    if not header:
+        return None
+    for target, rel in _LINK_PART.findall(header):
+        if rel == "next" and target != "about:blank":
+            return str(target)
+    return None
+
+
+def _expand(*fields: str) -> list[tuple[str, str]]:
+    # The spec declares `expand` as an exploded array: one parameter per field.
+    return [("expand", name) for name in fields]
+
+
+class EvEnergyClient:
+    """Talks to ev.energy with an injected aiohttp session and token source.
+
+    Every request is counted, so callers can measure their request budget, and the client
+    refuses to send anything while a 429's Retry-After is running.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        auth: AbstractAuth,
+        api_url: str = DEFAULT_API_URL,
+    ) -> None:
+        """Use `session` for HTTP and `auth` for tokens; `api_url` is the API host root."""
+        self._session = session
+        self._auth = auth
+        self._base = URL(api_url.rstrip("/") + "/v2")
+        self._blocked_until = 0.0
+        self._request_times: deque[float] = deque()
+        self.request_count = 0
+        self.rate_limit_limit: int | None = None
+        self.rate_limit_remaining: int | None = None
+
+    @property
+    def requests_last_hour(self) -> int:
+        """How many HTTP requests the client sent in the last rolling hour."""
+        self._forget_old_requests(time.monotonic())
+        return len(self._request_times)
+
+    def _forget_old_requests(self, now: float) -> None:
+        while self._request_times and self._request_times[0] <= now - 3600:
+            self._request_times.popleft()
+
+    async def async_get_current_user(self) -> User:
+        """Return the user the access token belongs to."""
+        users = await self._get_list(self._base / "users", [("page_size", "1")], max_pages=1)
+        if not users:
+            raise EvEnergyResponseError("the token does not belong to any user")
+        return User.from_api(users[0])
+
+    async def async_get_user(self, user_id: str) -> User:
+        """Return a user with their default location's tariff reference."""
+        data = await self._get(self._base / "users" / user_id, _expand("default_location.tariff"))
+        return User.from_api(data)
+
+    async def async_get_vehicles(self) -> list[Vehicle]:
+        """Return every vehicle with its latest status, following pagination."""
+        items = await self._get_list(
+            self._base / "vehicles", [*_expand(*VEHICLE_EXPAND), ("page_size", str(PAGE_SIZE))]
+        )
+        return _parse_each(items, Vehicle.from_api)
+
+    async def async_get_evses(self) -> list[Evse]:
+        """Return every charger with its latest status, following pagination."""
+        items = await self._get_list(
+            self._base / "evses", [*_expand(*EVSE_EXPAND), ("page_size", str(PAGE_SIZE))]
+        )
+        return _parse_each(items, Evse.from_api)
+
+    async def async_get_tariff(self, tariff_id: str) -> Tariff:
+        """Return a tariff with its current price."""
+        return Tariff.from_api(await self._get(self._base / "tariffs" / tariff_id))
+
+    async def async_set_charge_limit(self, vehicle_id: str, percentage: int) -> Vehicle:
+        """Set the vehicle's maximum charge limit (50..100 %) and return the updated vehicle."""
+        if isinstance(percentage, bool) or percentage not in CHARGE_LIMIT_RANGE:
+            raise ValueError(f"charge limit must be a whole number 50..100, not {percentage}")
+        body = {"maximum_charge_limit_percentage": percentage}
+        return await self._patch_vehicle(vehicle_id, body)
+
+    async def _patch_vehicle(self, vehicle_id: str, body: dict[str, Any]) -> Vehicle:
+        data, _ = await self._request(
+            "PATCH",
+            self._base.joinpath("vehicles", vehicle_id).with_query(_expand(*VEHICLE_EXPAND)),
+            json_body=body,
+        )
+        return Vehicle.from_api(data)
+
+    async def _get(self, url: URL, params: list[tuple[str, str]] | None = None) -> Any:
+        data, _ = await self._request("GET", url.with_query(params or []))
+        return data
+
+    async def _get_list(
+        self, url: URL, params: list[tuple[str, str]], *, max_pages: int = MAX_PAGES
+    ) -> list[Any]:
+        """Fetch a list resource, following `Link: rel="next"` within bounds."""
+        items: list[Any] = []
+        seen: set[URL] = set()
+        next_url: URL | None = url.with_query(params)
+        while next_url is not None and len(seen) < max_pages:
+            seen.add(next_url)
+            data, headers = await self._request("GET", next_url)
+            if not isinstance(data, list):
+                raise EvEnergyResponseError(f"expected a list from {url.path}")
+            items.extend(data)
+            next_url = self._follow(next_url, _next_link(headers.get("Link")))
+            if next_url in seen:
+                _LOGGER.warning("Pagination of %s loops back to a page already read", url.path)
+                break
+        else:
+            if next_url is not None:
+                _LOGGER.warning("Stopped reading %s after %s pages", url.path, max_pages)
+        return items
+
+    def _follow(self, current: URL, target: str | None) -> URL | None:
+        if target is None:
+            return None
+        next_url = current.join(URL(target))
+        # Never send the bearer token to another origin, whatever the header says.
+        if next_url.origin() != self._base.origin():
+            _LOGGER.warning("Ignoring a pagination link to another host: %s", next_url.host)
+            return None
+        return next_url
+
+    async def _request(
+        self, method: str, url: URL, *, json_body: Mapping[str, Any] | None = None
+    ) -> tuple[Any, Mapping[str, str]]:
+        for attempt in range(2):
+            response_status, headers, body = await self._send(method, url, json_body)
+            if response_status == 401 and attempt == 0:
+                # The token may have been revoked or expired early: refresh once, then retry.
+                await self._auth.async_invalidate_access_token()
+                continue
+            break
+        if response_status == 401:
+            raise EvEnergyAuthError("the API refused the access token")
+        if response_status == 429:
+            retry_after = _retry_after(headers.get("Retry-After"))
+            self._blocked_until = time.monotonic() + retry_after
+            raise EvEnergyRateLimitError(retry_after)
+        data = _decode(body)
+        if response_status >= 400:
+            raise EvEnergyApiError(response_status, parse_problem(response_status, data))
+        if data is _UNREADABLE:
+            raise EvEnergyResponseError(f"unreadable JSON from {url.path}")
+        return data, headers
+
+    async def _send(
+        self, method: str, url: URL, json_body: Mapping[str, Any] | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        now = time.monotonic()
+        if now < self._blocked_until:
+            raise EvEnergyRateLimitError(self._blocked_until - now)
+        token = await self._auth.async_get_access_token()
+        self.request_count += 1
+        self._forget_old_requests(now)
+        self._request_times.append(now)
+        try:
+            async with self._session.request(
+                method,
+                url,
+                json=json_body,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "EvEnergy-Version": API_VERSION,
+                    "Accept": "application/json",
+                },
+                timeout=REQUEST_TIMEOUT,
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                headers = response.headers
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise EvEnergyConnectionError(f"{method} {url.path} failed: {err!r}") from err
+        self.rate_limit_limit = _header_int(headers, "X-RateLimit-Limit", self.rate_limit_limit)
+        self.rate_limit_remaining = _header_int(
+            headers, "X-RateLimit-Remaining", self.rate_limit_remaining
+        )
+        return status, headers, body
+
+
+def _decode(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return _UNREADABLE
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        seconds = float(value) if value is not None else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+    if math.isnan(seconds) or seconds < 0:
+        return DEFAULT_RETRY_AFTER
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+def _header_int(headers: Mapping[str, str], name: str, fallback: int | None) -> int | None:
+    try:
+        return int(headers[name])
+    except (KeyError, ValueError):
+        return fallback
+
+
+def _parse_each[T](items: list[Any], parse: Callable[[object], T]) -> list[T]:
+    parsed: list[T] = []
+    for item in items:
+        try:
+            parsed.append(parse(item))
+        except EvEnergyResponseError as err:
+            _LOGGER.warning("Skipping an unreadable item: %s", err)
+    return parsed

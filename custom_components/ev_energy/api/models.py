@@ -1,0 +1,347 @@
+"""Typed views of the ev.energy API v2 resources the integration reads.
+
+The API documents every status field as nullable and may add enum values at any time, so the
+parsers never raise on a missing or unexpected value: it becomes None (and an unknown enum value
+is logged once per field and value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+import logging
+from typing import Any
+
+from .exceptions import EvEnergyResponseError, Problem
+
+_LOGGER = logging.getLogger(__name__)
+_REPORTED_UNKNOWN: set[tuple[str, str]] = set()
+
+type JsonObject = Mapping[str, Any]
+
+
+class IntegrationStatus(StrEnum):
+    """Whether ev.energy has a working connection to a vehicle."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    UNINTEGRATED = "UNINTEGRATED"
+
+
+class VehicleState(StrEnum):
+    """What the vehicle is doing, from its latest status log."""
+
+    DRIVING = "DRIVING"
+    RECENTLY_FINISHED_DRIVING = "RECENTLY_FINISHED_DRIVING"
+    STATIONARY = "STATIONARY"
+    IN_SERVICE = "IN_SERVICE"
+    PLUGGED_IN_NOT_CHARGING = "PLUGGED_IN_NOT_CHARGING"
+    PLUGGED_IN_CHARGING = "PLUGGED_IN_CHARGING"
+    PLUGGED_IN_COMPLETE = "PLUGGED_IN_COMPLETE"
+    PLUGGED_IN_NEAR_READY_BY_TIME = "PLUGGED_IN_NEAR_READY_BY_TIME"
+    PLUGGED_IN_ALMOST_COMPLETE = "PLUGGED_IN_ALMOST_COMPLETE"
+    UNKNOWN = "UNKNOWN"
+
+
+class LockMode(StrEnum):
+    """Whether a charger lets a vehicle charge freely."""
+
+    UNLOCKED = "UNLOCKED"
+    SMART = "SMART"
+    LOCKED = "LOCKED"
+
+
+class TariffType(StrEnum):
+    """How a tariff's price varies."""
+
+    FLAT_RATE = "FLAT_RATE"
+    DUAL_RATE = "DUAL_RATE"
+    THREE_RATE = "THREE_RATE"
+    DYNAMIC = "DYNAMIC"
+    EXTERNALLY_MANAGED = "EXTERNALLY_MANAGED"
+    OTHER = "OTHER"
+
+
+def _int(data: JsonObject, key: str) -> int | None:
+    value = data.get(key)
+    # bool is an int subclass; a boolean here is a malformed payload, not a number.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _bool(data: JsonObject, key: str) -> bool | None:
+    value = data.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _str(data: JsonObject, key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _datetime(data: JsonObject, key: str) -> datetime | None:
+    value = data.get(key)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _enum[E: StrEnum](data: JsonObject, key: str, enum: type[E]) -> E | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        if (report := (key, str(value))) not in _REPORTED_UNKNOWN:
+            _REPORTED_UNKNOWN.add(report)
+            _LOGGER.warning("Unknown %s value %r from ev.energy; shown as unknown", *report)
+        return None
+
+
+def _object(data: JsonObject, key: str) -> JsonObject | None:
+    """Return an expanded sub-resource, or None when it is absent or only a URL."""
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else None
+
+
+def _name(data: JsonObject | None) -> str | None:
+    if data is None:
+        return None
+    return _str(data, "display_name") or _str(data, "name")
+
+
+def _require_id(data: object) -> tuple[JsonObject, str]:
+    if not isinstance(data, Mapping):
+        raise EvEnergyResponseError(f"expected an object, got {type(data).__name__}")
+    resource_id = data.get("id")
+    if not isinstance(resource_id, str) or not resource_id:
+        raise EvEnergyResponseError("resource without an id")
+    return data, resource_id
+
+
+def id_from_reference(value: object) -> str | None:
+    """Return the id of a related resource given inline or as an absolute URL."""
+    if isinstance(value, Mapping):
+        resource_id = value.get("id")
+        return resource_id if isinstance(resource_id, str) and resource_id else None
+    if isinstance(value, str) and value:
+        return value.rstrip("/").rsplit("/", 1)[-1] or None
+    return None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VehicleStatus:
+    """A vehicle's latest status log."""
+
+    sampled_at: datetime | None
+    state_of_charge_percentage: int | None
+    is_charging: bool | None
+    is_plugged_in: bool | None
+    charge_rate_watts: int | None
+    minutes_to_full_charge: int | None
+    state: VehicleState | None
+    target_charge_level_percentage: int | None
+    odometer_meters: int | None
+
+    @classmethod
+    def from_api(cls, data: JsonObject) -> VehicleStatus:
+        """Parse a VehicleStatusLog."""
+        return cls(
+            sampled_at=_datetime(data, "sampled_at"),
+            state_of_charge_percentage=_int(data, "state_of_charge_percentage"),
+            is_charging=_bool(data, "is_charging"),
+            is_plugged_in=_bool(data, "is_plugged_in"),
+            charge_rate_watts=_int(data, "charge_rate_watts"),
+            minutes_to_full_charge=_int(data, "minutes_to_full_charge"),
+            state=_enum(data, "state", VehicleState),
+            target_charge_level_percentage=_int(data, "target_charge_level_percentage"),
+            odometer_meters=_int(data, "odometer_meters"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Vehicle:
+    """A vehicle with its latest status."""
+
+    id: str
+    description: str | None
+    make: str | None
+    model: str | None
+    trim: str | None
+    integrated: IntegrationStatus | None
+    maximum_charge_limit_percentage: int | None
+    smart_charging_enabled: bool | None
+    disabled: bool | None
+    battery_size_watt_hours: int | None
+    status: VehicleStatus | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> Vehicle:
+        """Parse a Vehicle, with `latest_status_log` and `trim.model.make` expanded or not."""
+        data, vehicle_id = _require_id(raw)
+        trim = _object(data, "trim")
+        model = _object(trim, "model") if trim else None
+        make = _object(model, "make") if model else None
+        status = _object(data, "latest_status_log")
+        return cls(
+            id=vehicle_id,
+            description=_str(data, "description"),
+            make=_name(make),
+            model=_name(model),
+            trim=_name(trim),
+            integrated=_enum(data, "integrated", IntegrationStatus),
+            maximum_charge_limit_percentage=_int(data, "maximum_charge_limit_percentage"),
+            smart_charging_enabled=_bool(data, "smart_charging_enabled"),
+            disabled=_bool(data, "disabled"),
+            battery_size_watt_hours=_int(data, "battery_size_watt_hours"),
+            status=VehicleStatus.from_api(status) if status is not None else None,
+        )
+
+    @property
+    def display_name(self) -> str | None:
+        """The user's label for the vehicle, else its make and model."""
+        if self.description:
+            return self.description
+        return " ".join(part for part in (self.make, self.model) if part) or None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EvseStatus:
+    """A charger's latest status log."""
+
+    sampled_at: datetime | None
+    is_plugged_in: bool | None
+    is_charging: bool | None
+    charge_rate_watts: int | None
+    meter_reading_watt_hours: int | None
+    voltage_millivolts: int | None
+    control_pilot_status: str | None
+    mode: str | None
+    signal_strength_rssi_dbm: int | None
+    is_enabled: bool | None
+
+    @classmethod
+    def from_api(cls, data: JsonObject) -> EvseStatus:
+        """Parse an EVSEStatusLog."""
+        return cls(
+            sampled_at=_datetime(data, "sampled_at"),
+            is_plugged_in=_bool(data, "is_plugged_in"),
+            is_charging=_bool(data, "is_charging"),
+            charge_rate_watts=_int(data, "charge_rate_watts"),
+            meter_reading_watt_hours=_int(data, "meter_reading_watt_hours"),
+            voltage_millivolts=_int(data, "voltage_millivolts"),
+            control_pilot_status=_str(data, "control_pilot_status"),
+            mode=_str(data, "mode"),
+            signal_strength_rssi_dbm=_int(data, "signal_strength_rssi_dbm"),
+            is_enabled=_bool(data, "is_enabled"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Evse:
+    """A charger (EVSE) with its latest status."""
+
+    id: str
+    cpid: str | None
+    make: str | None
+    model: str | None
+    lock_mode: LockMode | None
+    lifecycle_state: str | None
+    status: EvseStatus | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> Evse:
+        """Parse an EVSE, with `latest_status_log` and `model.make` expanded or not."""
+        data, evse_id = _require_id(raw)
+        model = _object(data, "model")
+        make = _object(model, "make") if model else None
+        status = _object(data, "latest_status_log")
+        return cls(
+            id=evse_id,
+            cpid=_str(data, "cpid"),
+            make=_name(make),
+            model=_name(model),
+            lock_mode=_enum(data, "lock_mode", LockMode),
+            lifecycle_state=_str(data, "lifecycle_state"),
+            status=EvseStatus.from_api(status) if status is not None else None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class User:
+    """The signed-in ev.energy user and their home location's tariff."""
+
+    id: str
+    email: str | None
+    full_name: str | None
+    tariff_id: str | None
+    country_code: str | None
+    carbon_intensity_grams_per_kilowatt_hour: int | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> User:
+        """Parse a User; `default_location` may be a Location or a LocationDetail."""
+        data, user_id = _require_id(raw)
+        location = _object(data, "default_location") or {}
+        return cls(
+            id=user_id,
+            email=_str(data, "email"),
+            full_name=_str(data, "full_name"),
+            tariff_id=id_from_reference(location.get("tariff")),
+            country_code=_str(location, "country_code"),
+            carbon_intensity_grams_per_kilowatt_hour=_int(
+                location, "current_carbon_intensity_grams_per_kilowatt_hour"
+            ),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Tariff:
+    """The user's electricity tariff and its current price."""
+
+    id: str
+    name: str | None
+    currency: str | None
+    type: TariffType | None
+    current_price_minor_units: int | None
+    timezone_name: str | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> Tariff:
+        """Parse a TariffDetail."""
+        data, tariff_id = _require_id(raw)
+        currency = _str(data, "currency")
+        return cls(
+            id=tariff_id,
+            name=_str(data, "name"),
+            currency=currency.upper() if currency else None,
+            type=_enum(data, "type", TariffType),
+            current_price_minor_units=_int(data, "current_price"),
+            timezone_name=_str(data, "timezone_name"),
+        )
+
+
+def parse_problem(status: int, body: object) -> Problem:
+    """Read an RFC 9457 problem body; anything unreadable still yields a Problem."""
+    data: JsonObject = body if isinstance(body, Mapping) else {}
+    field_errors: dict[str, list[str]] = {}
+    raw_errors = data.get("field_errors")
+    if isinstance(raw_errors, Mapping):
+        for name, messages in raw_errors.items():
+            if isinstance(messages, list):
+                field_errors[str(name)] = [str(message) for message in messages]
+            elif isinstance(messages, str):
+                field_errors[str(name)] = [messages]
+    return Problem(
+        status=status,
+        title=_str(data, "title"),
+        detail=_str(data, "detail"),
+        type=_str(data, "type"),
+        field_errors=field_errors,
+    )

@@ -1,0 +1,75 @@
+"""Config flow: OAuth2 sign-in, reauth and reconfigure for ev.energy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import logging
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, ConfigFlowResult
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
+
+from .api import EvEnergyClient, EvEnergyError, StaticTokenAuth
+from .application_credentials import api_url
+from .const import DOMAIN, SCOPES
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
+    """Sign in to ev.energy; the account's user id is the entry's unique id."""
+
+    DOMAIN = DOMAIN
+    VERSION = 1
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Log under the integration's logger."""
+        return _LOGGER
+
+    @property
+    def extra_authorize_data(self) -> dict[str, Any]:
+        """Ask for every scope the entities and actions need."""
+        return {"scope": " ".join(SCOPES)}
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Start over when the refresh token stopped working."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Explain why the user has to sign in again."""
+        if user_input is None:
+            return self.async_show_form(step_id="reauth_confirm")
+        return await self.async_step_user()
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Sign in again (e.g. with new credentials) keeping devices and entities."""
+        return await self.async_step_user()
+
+    async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Identify the account, then create or update the entry."""
+        client = EvEnergyClient(
+            async_get_clientsession(self.hass),
+            StaticTokenAuth(data["token"]["access_token"]),
+            api_url(self.hass),
+        )
+        try:
+            user = await client.async_get_current_user()
+        except EvEnergyError as err:
+            _LOGGER.warning("Could not identify the ev.energy account: %s", err)
+            return self.async_abort(reason="cannot_connect")
+
+        await self.async_set_unique_id(user.id)
+        if self.source == SOURCE_REAUTH:
+            self._abort_if_unique_id_mismatch(reason="wrong_account")
+            return self.async_update_reload_and_abort(self._get_reauth_entry(), data=data)
+        if self.source == SOURCE_RECONFIGURE:
+            self._abort_if_unique_id_mismatch(reason="wrong_account")
+            return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data=data)
+        self._abort_if_unique_id_configured()
+        return self.async_create_entry(title=user.full_name or user.email or "ev.energy", data=data)

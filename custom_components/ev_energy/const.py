@@ -1,0 +1,34 @@
+"""Constants for the ev.energy integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+from homeassistant.util.hass_dict import HassKey
+
+DOMAIN: Final = "ev_energy"
+
+CONF_API_URL: Final = "api_url"
+# The API root configured in YAML (default https://api.ev.energy); it also moves the OAuth
+# endpoints, which is how the demo points Home Assistant at the local simulator.
+DATA_API_URL: HassKey[str] = HassKey(f"{DOMAIN}_api_url")
+
+OAUTH_AUTHORIZE_PATH: Final = "/o/authorize/"
+OAUTH_TOKEN_PATH: Final = "/o/token/"  # noqa: S105 (a path, not a secret)
+REDIRECT_URI: Final = "https://my.home-assistant.io/redirect/oauth"
+SCOPES: Final = (
+    "user:read",
+    "vehicle:read",
+    "vehicle:write",
+    "evse:read",
+    "tariff:read",
+    "tariff:prices:read",
+    "charging_session:read",
+    "charging_session:write",
+    "carbon:read",
+)
+
+UPDATE_INTERVAL: Final = timedelta(seconds=60)
+# The user's tariff assignment rarely changes; re-reading it hourly keeps the poll at 3 calls.
+USER_REFRESH_INTERVAL: Final = timedelta(hours=1)

@@ -1,0 +1,53 @@
+"""Diagnostics download, with personal data and secrets redacted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .coordinator import EvEnergyConfigEntry
+
+TO_REDACT = {
+    "access_token",
+    "refresh_token",
+    "email",
+    "full_name",
+    "description",
+    "title",
+    "unique_id",
+    "address_1",
+    "address_2",
+    "postal_code",
+    "city",
+    "coordinates",
+    "latitude",
+    "longitude",
+    "iccid",
+    "ip_address",
+    "cpid",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: EvEnergyConfigEntry
+) -> dict[str, Any]:
+    """Return the entry and the last snapshot, redacted."""
+    coordinator = entry.runtime_data.coordinator
+    client = entry.runtime_data.client
+    return {
+        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
+        "data": async_redact_data(asdict(coordinator.data), TO_REDACT),
+        "polling": {
+            "last_update_success": coordinator.last_update_success,
+            "update_interval_seconds": (
+                coordinator.update_interval.total_seconds() if coordinator.update_interval else None
+            ),
+            "requests_total": client.request_count,
+            "requests_last_hour": client.requests_last_hour,
+            "rate_limit_limit": client.rate_limit_limit,
+            "rate_limit_remaining": client.rate_limit_remaining,
+        },
+    }

@@ -1,0 +1,152 @@
+"""Base entities: one device per vehicle, per charger and per account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from typing import Any, Concatenate
+
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .api import (
+    EvEnergyApiError,
+    EvEnergyAuthError,
+    EvEnergyError,
+    EvEnergyRateLimitError,
+    Evse,
+    Vehicle,
+)
+from .const import DOMAIN
+from .coordinator import EvEnergyCoordinator
+
+
+class EvEnergyEntity(CoordinatorEntity[EvEnergyCoordinator]):
+    """An entity of one ev.energy resource, unique id `<resource id>_<key>`."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: EvEnergyCoordinator,
+        resource_id: str,
+        description: EntityDescription,
+    ) -> None:
+        """Bind the entity to a resource and its description."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.resource_id = resource_id
+        self._attr_unique_id = f"{resource_id}_{description.key}"
+
+
+class EvEnergyVehicleEntity(EvEnergyEntity):
+    """An entity of a vehicle's device."""
+
+    def __init__(
+        self, coordinator: EvEnergyCoordinator, vehicle: Vehicle, description: EntityDescription
+    ) -> None:
+        """Attach to the vehicle's device."""
+        super().__init__(coordinator, vehicle.id, description)
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, vehicle.id)},
+            name=vehicle.display_name,
+            translation_key=None if vehicle.display_name else "vehicle",
+            manufacturer=vehicle.make,
+            model=vehicle.model,
+            model_id=vehicle.trim,
+        )
+
+    @property
+    def vehicle(self) -> Vehicle:
+        """The vehicle as last polled."""
+        return self.coordinator.data.vehicles[self.resource_id]
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when the last poll failed or the vehicle is gone from the account."""
+        return super().available and self.resource_id in self.coordinator.data.vehicles
+
+
+class EvEnergyChargerEntity(EvEnergyEntity):
+    """An entity of a charger's (EVSE's) device."""
+
+    def __init__(
+        self, coordinator: EvEnergyCoordinator, evse: Evse, description: EntityDescription
+    ) -> None:
+        """Attach to the charger's device."""
+        super().__init__(coordinator, evse.id, description)
+        name = " ".join(part for part in (evse.make, evse.model) if part) or None
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, evse.id)},
+            name=name,
+            translation_key=None if name else "charger",
+            manufacturer=evse.make,
+            model=evse.model,
+            serial_number=evse.cpid,
+        )
+
+    @property
+    def evse(self) -> Evse:
+        """The charger as last polled."""
+        return self.coordinator.data.evses[self.resource_id]
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when the last poll failed or the charger is gone from the account."""
+        return super().available and self.resource_id in self.coordinator.data.evses
+
+
+class EvEnergyAccountEntity(EvEnergyEntity):
+    """An entity of the account's service device (tariff, price)."""
+
+    def __init__(self, coordinator: EvEnergyCoordinator, description: EntityDescription) -> None:
+        """Attach to the account's device."""
+        user = coordinator.data.user
+        super().__init__(coordinator, user.id, description)
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, user.id)},
+            translation_key="account",
+            manufacturer="ev.energy",
+            entry_type=DeviceEntryType.SERVICE,
+            configuration_url="https://ev.energy",
+        )
+
+
+def translate_error(err: EvEnergyError) -> HomeAssistantError:
+    """Return the user-facing, translated form of a failed API call."""
+    if isinstance(err, EvEnergyAuthError):
+        return HomeAssistantError(translation_domain=DOMAIN, translation_key="auth_failed")
+    if isinstance(err, EvEnergyRateLimitError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="rate_limited",
+            translation_placeholders={"retry_after": str(round(err.retry_after))},
+        )
+    if isinstance(err, EvEnergyApiError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="api_rejected",
+            translation_placeholders={"message": err.problem.message},
+        )
+    return HomeAssistantError(translation_domain=DOMAIN, translation_key="cannot_connect")
+
+
+def handle_api_errors[EntityT: EvEnergyEntity, **P](
+    func: Callable[Concatenate[EntityT, P], Coroutine[Any, Any, None]],
+) -> Callable[Concatenate[EntityT, P], Coroutine[Any, Any, None]]:
+    """Turn API failures of a write into translated errors; the entity shows the real state."""
+
+    @wraps(func)
+    async def wrapper(self: EntityT, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await func(self, *args, **kwargs)
+        except EvEnergyError as err:
+            if isinstance(err, EvEnergyAuthError):
+                self.coordinator.config_entry.async_start_reauth(self.hass)
+            # The frontend may already show the requested value; push the real one back.
+            self.async_write_ha_state()
+            raise translate_error(err) from err
+
+    return wrapper
