@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 import time
-from typing import Any
+from typing import Any, cast
+from unittest.mock import PropertyMock, patch
 
-import pytest
-
-from custom_components.ev_energy.const import DOMAIN
 from homeassistant.components.application_credentials import (
     ClientCredential,
     async_import_client_credential,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, State
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     load_json_array_fixture,
     load_json_object_fixture,
 )
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.test_util.aiohttp import (
+    AiohttpClientMocker,
+    AiohttpClientMockResponse,
+)
+from syrupy.assertion import SnapshotAssertion
+from yarl import URL
+
+from custom_components.ev_energy.const import DOMAIN
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret"
@@ -37,12 +45,15 @@ VEHICLES_URL = f"{API}/vehicles"
 EVSES_URL = f"{API}/evses"
 TARIFF_URL = f"{API}/tariffs/{TARIFF_ID}"
 USER_URL = f"{API}/users/{USER_ID}"
-PAGE2_QUERY = f"page_after={VEHICLE_NO_STATUS_ID}"
 PAGE2_LINK = (
-    f'<{VEHICLES_URL}?expand=latest_status_log&expand=trim.model.make&page_size=100&'
-    f'{PAGE2_QUERY}>; rel="next", <about:blank>; rel="previous"'
+    f"<{VEHICLES_URL}?expand=latest_status_log&expand=trim.model.make&page_size=100&"
+    f'page_after={VEHICLE_NO_STATUS_ID}>; rel="next", <about:blank>; rel="previous"'
 )
 NO_MORE_PAGES = '<about:blank>; rel="previous", <about:blank>; rel="next"'
+
+
+def _objects(fixture: str) -> list[dict[str, Any]]:
+    return cast("list[dict[str, Any]]", load_json_array_fixture(fixture))
 
 
 @pytest.fixture(autouse=True)
@@ -82,40 +93,78 @@ def config_entry() -> MockConfigEntry:
     )
 
 
+@dataclass(frozen=True)
+class Fault:
+    """One queued failure: an HTTP status (with a problem body) or a raised exception."""
+
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    exc: Exception | None = None
+    body: dict[str, Any] | None = None
+
+
 @dataclass
 class MockApi:
-    """The ev.energy API answering from tests/fixtures, one registration per URL."""
+    """The ev.energy API answering from tests/fixtures, with queued faults per URL.
+
+    Payload attributes are read at request time, so a test changes what the API returns by
+    assigning to them; `fail()` makes the next request(s) to a URL fail.
+    """
 
     aioclient_mock: AiohttpClientMocker
-    vehicles: list[dict[str, Any]] = field(
-        default_factory=lambda: load_json_array_fixture("vehicles.json")
-    )
+    vehicles: list[dict[str, Any]] = field(default_factory=lambda: _objects("vehicles.json"))
     vehicles_page2: list[dict[str, Any]] = field(
-        default_factory=lambda: load_json_array_fixture("vehicles_page2.json")
+        default_factory=lambda: _objects("vehicles_page2.json")
     )
-    evses: list[dict[str, Any]] = field(default_factory=lambda: load_json_array_fixture("evses.json"))
+    evses: list[dict[str, Any]] = field(default_factory=lambda: _objects("evses.json"))
     tariff: dict[str, Any] = field(default_factory=lambda: load_json_object_fixture("tariff.json"))
     user: dict[str, Any] = field(default_factory=lambda: load_json_object_fixture("user.json"))
+    users: list[dict[str, Any]] = field(default_factory=lambda: _objects("users.json"))
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
 
-    def register(self) -> None:
-        """(Re-)register every endpoint with the current payloads."""
-        mock = self.aioclient_mock
-        mock.clear_requests()
-        mock.get(f"{API}/users", json=load_json_array_fixture("users.json"))
-        mock.get(USER_URL, json=self.user)
-        if self.vehicles_page2:
-            mock.get(
-                f"{VEHICLES_URL}?{PAGE2_QUERY}",
-                json=self.vehicles_page2,
-                headers={"Link": NO_MORE_PAGES},
-            )
-        mock.get(
-            VEHICLES_URL,
-            json=self.vehicles,
-            headers={"Link": PAGE2_LINK if self.vehicles_page2 else NO_MORE_PAGES},
-        )
-        mock.get(EVSES_URL, json=self.evses, headers={"Link": NO_MORE_PAGES})
-        mock.get(TARIFF_URL, json=self.tariff)
+    def __post_init__(self) -> None:
+        """Register every endpoint once; answers are computed per request."""
+        self._endpoint("get", f"{API}/users", lambda *_: (self.users, {}))
+        self._endpoint("get", USER_URL, lambda *_: (self.user, {}))
+        self._endpoint("get", VEHICLES_URL, self._vehicles_page)
+        self._endpoint("get", EVSES_URL, lambda *_: (self.evses, {"Link": NO_MORE_PAGES}))
+        self._endpoint("get", TARIFF_URL, lambda *_: (self.tariff, {}))
+        self._endpoint("patch", f"{VEHICLES_URL}/{VEHICLE_ID}", self._patch_vehicle)
+
+    def _patch_vehicle(self, url: URL, body: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+        vehicle = next(v for v in self.vehicles if v["id"] == VEHICLE_ID)
+        vehicle.update(body)
+        return vehicle, {}
+
+    def _vehicles_page(self, url: URL, body: object) -> tuple[Any, dict[str, str]]:
+        if url.query.get("page_after") == VEHICLE_NO_STATUS_ID:
+            return self.vehicles_page2, {"Link": NO_MORE_PAGES}
+        link = PAGE2_LINK if self.vehicles_page2 else NO_MORE_PAGES
+        return self.vehicles, {"Link": link}
+
+    def _endpoint(
+        self, method: str, url: str, answer: Callable[[URL, Any], tuple[Any, dict[str, str]]]
+    ) -> None:
+        async def respond(method: str, request_url: URL, data: Any) -> AiohttpClientMockResponse:
+            if queue := self.faults.get(url):
+                fault = queue.pop(0)
+                return AiohttpClientMockResponse(
+                    method,
+                    request_url,
+                    status=fault.status,
+                    json=fault.body
+                    or {"title": "Error", "detail": f"HTTP {fault.status}", "status": fault.status},
+                    headers={"Content-Type": "application/problem+json", **fault.headers},
+                    exc=fault.exc,
+                )
+            body, headers = answer(request_url, data)
+            return AiohttpClientMockResponse(method, request_url, json=body, headers=headers)
+
+        self.aioclient_mock.request(method, url, side_effect=respond)
+
+    def fail(self, url: str, fault: Fault | None = None, times: int = 1) -> None:
+        """Make the next `times` requests to `url` fail with `fault` (default HTTP 500)."""
+        self.faults.setdefault(url, []).extend([fault or Fault()] * times)
 
     def calls(self, url: str | None = None) -> list[tuple[Any, ...]]:
         """Requests sent so far (optionally only to `url`, ignoring the query)."""
@@ -127,11 +176,21 @@ class MockApi:
 
 
 @pytest.fixture
-def mock_api(aioclient_mock: AiohttpClientMocker) -> Generator[MockApi]:
+def mock_api(aioclient_mock: AiohttpClientMocker) -> MockApi:
     """The mocked API with the default fixtures registered."""
-    api = MockApi(aioclient_mock)
-    api.register()
-    yield api
+    return MockApi(aioclient_mock)
+
+
+def state_of(hass: HomeAssistant, entity_id: str) -> State:
+    """Return an entity's state, failing the test if the entity does not exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, f"{entity_id} does not exist"
+    return state
+
+
+def entry_state(entry: MockConfigEntry) -> ConfigEntryState:
+    """Read the entry's state afresh (it changes behind the type checker's back)."""
+    return entry.state
 
 
 async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -139,3 +198,27 @@ async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> None
     entry.add_to_hass(hass)
     assert await async_setup_component(hass, DOMAIN, {})
     await hass.async_block_till_done()
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create entities that are disabled by default as enabled (for snapshots)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def only_platform(request: pytest.FixtureRequest) -> Generator[None]:
+    """Load only the platform named by the test's `platform` parameter."""
+    with patch("custom_components.ev_energy.PLATFORMS", [request.param]):
+        yield
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots with Home Assistant's serializer (stable ids and timestamps)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

@@ -34,6 +34,7 @@ class ChargerBinarySensorDescription(BinarySensorEntityDescription):
 VEHICLE_BINARY_SENSORS: tuple[VehicleBinarySensorDescription, ...] = (
     VehicleBinarySensorDescription(
         key="plugged_in",
+        translation_key="plugged_in",
         device_class=BinarySensorDeviceClass.PLUG,
         value_fn=lambda vehicle: vehicle.status.is_plugged_in if vehicle.status else None,
     ),
@@ -47,6 +48,7 @@ VEHICLE_BINARY_SENSORS: tuple[VehicleBinarySensorDescription, ...] = (
 CHARGER_BINARY_SENSORS: tuple[ChargerBinarySensorDescription, ...] = (
     ChargerBinarySensorDescription(
         key="plugged_in",
+        translation_key="plugged_in",
         device_class=BinarySensorDeviceClass.PLUG,
         value_fn=lambda evse: evse.status.is_plugged_in if evse.status else None,
     ),

@@ -17,7 +17,6 @@ TO_REDACT = {
     "full_name",
     "description",
     "title",
-    "unique_id",
     "address_1",
     "address_2",
     "postal_code",
