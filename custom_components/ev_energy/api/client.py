@@ -42,14 +42,18 @@ VEHICLE_EXPAND: Final = ("latest_status_log", "trim.model.make")
 EVSE_EXPAND: Final = ("latest_status_log", "model.make")
 
 _UNREADABLE: Final = object()
-_LINK_PART = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";]+)"?')
+_LINK_VALUE = re.compile(r"<([^>]*)>([^<]*)")
+_LINK_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))', re.IGNORECASE)
 
 
-def _next_link(header: str | None) -> str | None:
-    if not header:
-        return None
-    for target, rel in _LINK_PART.findall(header):
-        if rel == "next" and target != "about:blank":
+def _next_link(headers: Mapping[str, str]) -> str | None:
+    """Return the rel="next" target of the Link header(s) (RFC 8288); `about:blank` is none."""
+    getall = getattr(headers, "getall", None)
+    values = getall("Link", []) if getall is not None else [headers.get("Link") or ""]
+    for target, params in _LINK_VALUE.findall(",".join(values)):
+        if (rel := _LINK_REL.search(params)) is None:
+            continue
+        if "next" in (rel.group(1) or rel.group(2)).lower().split() and target != "about:blank":
             return str(target)
     return None
 
@@ -124,7 +128,7 @@ class EvEnergyClient:
 
     async def async_set_charge_limit(self, vehicle_id: str, percentage: int) -> Vehicle:
         """Set the vehicle's maximum charge limit (50..100 %) and return the updated vehicle."""
-        if isinstance(percentage, bool) or percentage not in CHARGE_LIMIT_RANGE:
+        if type(percentage) is not int or percentage not in CHARGE_LIMIT_RANGE:
             raise ValueError(f"charge limit must be a whole number 50..100, not {percentage}")
         body = {"maximum_charge_limit_percentage": percentage}
         return await self._patch_vehicle(vehicle_id, body)
@@ -154,7 +158,7 @@ class EvEnergyClient:
             if not isinstance(data, list):
                 raise EvEnergyResponseError(f"expected a list from {url.path}")
             items.extend(data)
-            next_url = self._follow(next_url, _next_link(headers.get("Link")))
+            next_url = self._follow(next_url, _next_link(headers))
             if next_url in seen:
                 _LOGGER.warning("Pagination of %s loops back to a page already read", url.path)
                 break
