@@ -1,0 +1,7 @@
+"""Local simulator of the ev.energy API v2 (OAuth2, the endpoints an integration uses, faults)."""
+
+from .clock import SimClock
+from .model import World
+from .server import SimulatorConfig, SimulatorServer
+
+__all__ = ["SimClock", "SimulatorConfig", "SimulatorServer", "World"]
