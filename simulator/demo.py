@@ -1,0 +1,448 @@
+"""The one-command demo: the simulator plus a real Home Assistant, signed in automatically.
+
+`python -m simulator.demo` starts both processes, onboards Home Assistant (user `demo` /
+password `demo`), stores the simulator's OAuth client as application credentials, runs the
+ev.energy config flow through the simulator's authorize page, prints the URL and waits for
+Ctrl-C. The end-to-end tests drive the same `DemoStack`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+from collections.abc import Callable, Sequence
+import contextlib
+from dataclasses import dataclass, field
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import socket
+import sys
+import time
+from typing import Any, Self
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo"
+SIM_CLIENT_ID = "demo-client-id"
+SIM_CLIENT_SECRET = "demo-client-secret"
+START_TIMEOUT = 120.0
+STEP_TIMEOUT = 30.0
+
+CONFIGURATION_YAML = """\
+homeassistant:
+  name: ev.energy demo
+  time_zone: Europe/London
+  country: GB
+  currency: GBP
+  unit_system: metric
+frontend:
+logger:
+  default: warning
+  logs:
+    custom_components.ev_energy: info
+http:
+  server_host: 127.0.0.1
+  server_port: {ha_port}
+ev_energy:
+  api_url: {sim_url}
+"""
+
+
+class DemoError(RuntimeError):
+    """A step of the demo start-up failed; the message says which."""
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium binary, if one is installed."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port(preferred: int = 0) -> int:
+    """Return `preferred` if it is free on 127.0.0.1, else any free port."""
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise DemoError("no free port on 127.0.0.1")
+
+
+@dataclass
+class DemoStack:
+    """Simulator and Home Assistant as child processes, with helpers to drive both."""
+
+    work_dir: Path
+    ha_port: int = 0
+    sim_port: int = 0
+    sim_args: Sequence[str] = ()
+    processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    session: aiohttp.ClientSession | None = None
+    ha_token: str = ""
+    entry_id: str = ""
+
+    @property
+    def ha_url(self) -> str:
+        """Home Assistant's base URL."""
+        return f"http://127.0.0.1:{self.ha_port}"
+
+    @property
+    def sim_url(self) -> str:
+        """The simulator's base URL."""
+        return f"http://127.0.0.1:{self.sim_port}"
+
+    @property
+    def client_id(self) -> str:
+        """The OAuth client id of the Home Assistant frontend (its own URL)."""
+        return f"{self.ha_url}/"
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The HTTP session (created by `start`)."""
+        assert self.session is not None
+        return self.session
+
+    async def __aenter__(self) -> Self:
+        """Start everything."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        """Stop everything."""
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start both processes and sign Home Assistant in to the simulator."""
+        self.ha_port = free_port(self.ha_port)
+        self.sim_port = free_port(self.sim_port)
+        config_dir = self.work_dir / "config"
+        shutil.rmtree(config_dir, ignore_errors=True)
+        config_dir.mkdir(parents=True)
+        (config_dir / "custom_components").symlink_to(ROOT / "custom_components")
+        (config_dir / "configuration.yaml").write_text(
+            CONFIGURATION_YAML.format(ha_port=self.ha_port, sim_url=self.sim_url)
+        )
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT))
+        try:
+            await self._spawn(
+                "simulator",
+                [sys.executable, "-m", "simulator", "--port", str(self.sim_port), *self.sim_args],
+            )
+            hass = str(Path(sys.executable).with_name("hass"))
+            await self._spawn("home-assistant", [hass, "-c", str(config_dir), "--skip-pip"])
+            await self._wait_ready(f"{self.sim_url}/_sim/clock")
+            await self._wait_ready(f"{self.ha_url}/api/onboarding")
+            await self._onboard()
+            # HA moves YAML `http:` into storage as a trial that reverts after five minutes
+            # unless confirmed; confirm it so the demo keeps its port.
+            await self.websocket({"type": "http/config/promote"})
+            await self._add_application_credentials()
+            self.entry_id = await self._sign_in()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _spawn(self, name: str, argv: list[str]) -> None:
+        log = (self.work_dir / f"{name}.log").open("wb")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT, env=env
+        )
+        log.close()
+        self.processes.append(process)
+
+    async def _wait_ready(self, url: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if any(process.returncode is not None for process in self.processes):
+                raise DemoError(f"a process exited early; see the logs in {self.work_dir}")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with self.http.get(url) as response:
+                    if response.status < 500:
+                        return
+            await asyncio.sleep(0.25)
+        raise DemoError(f"{url} did not answer within {START_TIMEOUT:.0f} s")
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"HA-Frontend-Base": self.ha_url}
+        if self.ha_token:
+            headers["Authorization"] = f"Bearer {self.ha_token}"
+        async with self.http.request(
+            method, f"{self.ha_url}{path}", headers=headers, **kwargs
+        ) as response:
+            if response.status >= 400:
+                raise DemoError(f"{method} {path}: HTTP {response.status} {await response.text()}")
+            return await response.json()
+
+    async def _onboard(self) -> None:
+        created = await self._json(
+            "POST",
+            "/api/onboarding/users",
+            json={
+                "client_id": self.client_id,
+                "name": "Demo",
+                "username": DEMO_USER,
+                "password": DEMO_PASSWORD,
+                "language": "en",
+            },
+        )
+        tokens = await self._json(
+            "POST",
+            "/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": created["auth_code"],
+                "client_id": self.client_id,
+            },
+        )
+        self.ha_token = tokens["access_token"]
+        await self._json("POST", "/api/onboarding/core_config")
+        await self._json("POST", "/api/onboarding/analytics")
+        await self._json(
+            "POST",
+            "/api/onboarding/integration",
+            json={"client_id": self.client_id, "redirect_uri": f"{self.ha_url}/?auth_callback=1"},
+        )
+
+    async def websocket(self, message: dict[str, Any]) -> Any:
+        """Send one websocket command and return its result."""
+        async with self.http.ws_connect(f"{self.ha_url}/api/websocket") as ws:
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.ha_token})
+            if (reply := await ws.receive_json())["type"] != "auth_ok":
+                raise DemoError(f"websocket auth failed: {reply}")
+            await ws.send_json({"id": 1, **message})
+            reply = await ws.receive_json()
+        if not reply.get("success"):
+            raise DemoError(f"websocket {message['type']} failed: {reply.get('error')}")
+        return reply["result"]
+
+    async def _add_application_credentials(self) -> None:
+        await self.websocket(
+            {
+                "type": "application_credentials/create",
+                "domain": "ev_energy",
+                "client_id": SIM_CLIENT_ID,
+                "client_secret": SIM_CLIENT_SECRET,
+                "name": "ev.energy simulator",
+            }
+        )
+
+    async def _sign_in(self) -> str:
+        """Run the ev.energy config flow as a user would, through the simulator's consent."""
+        flow = await self._json(
+            "POST", "/api/config/config_entries/flow", json={"handler": "ev_energy"}
+        )
+        return await self.complete_oauth_flow(flow)
+
+    async def complete_oauth_flow(self, flow: dict[str, Any]) -> str:
+        """Follow an OAuth external step to its end; return the created/updated entry id."""
+        if flow.get("type") != "external":
+            raise DemoError(f"expected the OAuth step, got {flow}")
+        callback = await self.approve(flow["url"])
+        async with self.http.get(callback) as response:
+            if response.status != 200:
+                raise DemoError(f"OAuth callback: HTTP {response.status}")
+        result = await self._json("POST", f"/api/config/config_entries/flow/{flow['flow_id']}")
+        if result.get("type") == "create_entry":
+            return str(result["result"]["entry_id"])
+        if result.get("type") == "abort" and result.get("reason") in (
+            "reauth_successful",
+            "reconfigure_successful",
+        ):
+            return self.entry_id
+        raise DemoError(f"the ev.energy sign-in did not finish: {result}")
+
+    async def approve(self, authorize_url: str) -> str:
+        """Open the simulator's authorize URL (approving its consent page if shown)."""
+        async with self.http.get(authorize_url, allow_redirects=False) as response:
+            if response.status == 200 and "text/html" in response.content_type:
+                form = await response.text()
+                if 'name="approve"' not in form and "Approve" not in form:
+                    raise DemoError("unexpected consent page")
+                async with self.http.post(
+                    authorize_url.split("?")[0],
+                    data={**dict(response.url.query), "approve": "1"},
+                    allow_redirects=False,
+                ) as approved:
+                    location = approved.headers.get("Location", "")
+            else:
+                location = response.headers.get("Location", "")
+        if "/auth/external/callback" not in location:
+            raise DemoError(f"the simulator did not redirect back to Home Assistant: {location}")
+        return location
+
+    async def states(self) -> dict[str, dict[str, Any]]:
+        """All entity states, keyed by entity id."""
+        states = await self._json("GET", "/api/states")
+        return {state["entity_id"]: state for state in states}
+
+    async def wait_for(
+        self, entity_id: str, predicate: Callable[[str], bool], within: float = STEP_TIMEOUT
+    ) -> dict[str, Any]:
+        """Wait until an entity's state satisfies `predicate(state_string)`."""
+        deadline = time.monotonic() + within
+        last: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(DemoError):
+                last = await self._json("GET", f"/api/states/{entity_id}")
+                if predicate(last["state"]):
+                    return last
+            await asyncio.sleep(0.25)
+        raise DemoError(f"{entity_id} did not reach the expected state; last: {last}")
+
+    async def sim(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the simulator's admin API."""
+        async with self.http.request(method, f"{self.sim_url}{path}", json=body) as response:
+            if response.status >= 400:
+                raise DemoError(f"simulator {method} {path}: HTTP {response.status}")
+            return await response.json() if response.content_type == "application/json" else None
+
+    async def call_service(self, domain: str, service: str, data: dict[str, Any]) -> Any:
+        """Call a Home Assistant action over REST."""
+        return await self._json("POST", f"/api/services/{domain}/{service}", json=data)
+
+    async def login_code(self) -> str:
+        """Get an authorization code for the demo user, as the login page would."""
+        flow = await self._json(
+            "POST",
+            "/auth/login_flow",
+            json={
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.ha_url}/?auth_callback=1",
+            },
+        )
+        result = await self._json(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            json={"client_id": self.client_id, "username": DEMO_USER, "password": DEMO_PASSWORD},
+        )
+        return str(result["result"])
+
+    async def logged_in_url(self, path: str) -> str:
+        """Return a URL that opens `path` in the frontend, already logged in."""
+        state = base64.b64encode(
+            json.dumps({"hassUrl": self.ha_url, "clientId": self.client_id}).encode()
+        ).decode()
+        code = await self.login_code()
+        return f"{self.ha_url}{path}?auth_callback=1&code={code}&state={state}"
+
+    async def screenshot_device(self, device_name: str, out: Path, chromium: str) -> None:
+        """Render a device's page in headless Chromium, logged in, into the PNG `out`."""
+        devices = await self.websocket({"type": "config/device_registry/list"})
+        device = next((d for d in devices if d["name"] == device_name), None)
+        if device is None:
+            raise DemoError(f"no device named {device_name!r}")
+        url = await self.logged_in_url(f"/config/devices/device/{device['id']}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        process = await asyncio.create_subprocess_exec(
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--user-data-dir={self.work_dir / 'chromium'}",
+            "--virtual-time-budget=15000",
+            "--window-size=1280,900",
+            f"--screenshot={out}",
+            url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise DemoError("Chromium did not finish within 120 s") from None
+        if process.returncode != 0 or not out.exists():
+            raise DemoError(f"Chromium failed: {output.decode(errors='replace')[-2000:]}")
+
+    async def stop(self) -> None:
+        """Stop both processes (SIGTERM, then SIGKILL after a grace period)."""
+        for process in self.processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                await asyncio.wait_for(process.wait(), timeout=30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        self.processes.clear()
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+
+async def _screenshot(stack: DemoStack, out: Path) -> None:
+    chromium = find_chromium()
+    if chromium is None:
+        raise DemoError("Chromium is not installed (apt-get install chromium)")
+    await stack.sim("POST", "/_sim/clock", {"time_scale": 0})
+    await stack.call_service(
+        "homeassistant", "update_entity", {"entity_id": "sensor.family_car_state_of_charge"}
+    )
+    await stack.wait_for("sensor.family_car_state_of_charge", lambda s: s.isdigit())
+    await stack.screenshot_device("Family car", out, chromium)
+    print(f"Saved {out}")
+
+
+async def _run(args: argparse.Namespace) -> None:
+    work_dir = ROOT / ".demo"
+    work_dir.mkdir(exist_ok=True)
+    stack = DemoStack(work_dir, ha_port=args.port, sim_port=args.sim_port)
+    print("Starting the ev.energy simulator and Home Assistant (first start takes ~30 s)…")
+    await stack.start()
+    if args.screenshot:
+        try:
+            await _screenshot(stack, args.screenshot)
+        finally:
+            await stack.stop()
+        return
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(
+        f"\nHome Assistant is running at {stack.ha_url}  (login: {DEMO_USER} / {DEMO_PASSWORD})\n"
+        f"ev.energy simulator: {stack.sim_url}  (admin API under /_sim/)\n"
+        f"Logs: {work_dir}/home-assistant.log, {work_dir}/simulator.log\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        print("Stopping…", flush=True)
+        await stack.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `python -m simulator.demo`."""
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
+    parser.add_argument("--port", type=int, default=8123, help="Home Assistant port")
+    parser.add_argument("--sim-port", type=int, default=8765, help="simulator port")
+    parser.add_argument(
+        "--screenshot", type=Path, help="save the vehicle's device page as PNG, then stop"
+    )
+    try:
+        asyncio.run(_run(parser.parse_args(argv)))
+    except DemoError as err:
+        sys.exit(f"demo failed: {err}")
+
+
+if __name__ == "__main__":
+    main()

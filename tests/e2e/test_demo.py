@@ -1,0 +1,102 @@
+"""End to end: the simulator and a real Home Assistant process, driven over REST like the demo."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator.demo import DemoStack, find_chromium
+
+pytestmark = pytest.mark.e2e
+
+SOC = "sensor.family_car_state_of_charge"
+STATUS = "sensor.family_car_integration_status"
+LIMIT = "number.family_car_charge_limit"
+PRICE = "sensor.ev_energy_account_current_price"
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, socket_enabled: None) -> AsyncGenerator[DemoStack]:
+    """A fresh simulator + Home Assistant, signed in; the simulator clock stands still."""
+    async with DemoStack(tmp_path) as running:
+        await running.sim("POST", "/_sim/clock", {"time_scale": 0})
+        yield running
+
+
+def _vehicle(world: dict[str, Any], description: str) -> dict[str, Any]:
+    return next(v for v in world["vehicles"] if v["description"] == description)
+
+
+async def _refresh(stack: DemoStack) -> None:
+    await stack.call_service("homeassistant", "update_entity", {"entity_id": PRICE})
+
+
+async def test_demo_end_to_end(stack: DemoStack) -> None:
+    """Values arrive, the charge limit is written, prices move, a revoked sign-in asks again."""
+    await _refresh(stack)
+    world = await stack.sim("GET", "/_sim/state")
+    car = _vehicle(world, "Family car")
+
+    soc = await stack.wait_for(SOC, lambda s: s == str(car["state_of_charge_percentage"]))
+    assert soc["attributes"]["unit_of_measurement"] == "%"
+    await stack.wait_for(STATUS, lambda s: s == "active")
+    await stack.wait_for(LIMIT, lambda s: float(s) == car["maximum_charge_limit_percentage"])
+    price_now = world["tariff"]["current_price"] / 100
+    price = await stack.wait_for(PRICE, lambda s: float(s) == price_now)
+    assert price["attributes"]["unit_of_measurement"] == "GBP/kWh"
+
+    # The charge limit goes to the simulator as a PATCH and the state follows.
+    await stack.sim("DELETE", "/_sim/requests")
+    await stack.call_service("number", "set_value", {"entity_id": LIMIT, "value": 65})
+    patches = [r for r in await stack.sim("GET", "/_sim/requests") if r["method"] == "PATCH"]
+    assert [(r["path"], r["body"]) for r in patches] == [
+        (f"/v2/vehicles/{car['id']}", {"maximum_charge_limit_percentage": 65})
+    ]
+    await stack.wait_for(LIMIT, lambda s: float(s) == 65)
+    world = await stack.sim("GET", "/_sim/state")
+    assert _vehicle(world, "Family car")["maximum_charge_limit_percentage"] == 65
+
+    # Past a half-hour boundary the price entity shows the next interval's price.
+    await stack.sim("POST", "/_sim/clock", {"advance_seconds": 1800})
+    later = (await stack.sim("GET", "/_sim/state"))["tariff"]["current_price"] / 100
+    assert later != price_now, "the scenario's next half-hour should have another price"
+    await _refresh(stack)
+    await stack.wait_for(PRICE, lambda s: float(s) == later)
+
+    # Revoked access: 401 and a refused refresh make Home Assistant ask to sign in again.
+    await stack.sim("POST", "/_sim/faults", {"kind": "unauthorized", "count": None})
+    await stack.sim("POST", "/_sim/faults", {"kind": "refresh_refused", "count": None})
+    await _refresh(stack)
+    await stack.wait_for(SOC, lambda s: s == "unavailable")
+    flows = await stack.websocket({"type": "config_entries/flow/progress"})
+    reauth = [
+        flow
+        for flow in flows
+        if flow["handler"] == "ev_energy" and flow["context"]["source"] == "reauth"
+    ]
+    assert len(reauth) == 1
+    entries = await stack.websocket({"type": "config_entries/get", "domain": "ev_energy"})
+    assert [entry["entry_id"] for entry in entries] == [stack.entry_id]
+
+    # Signing in again brings the entities back without a restart.
+    await stack.sim("DELETE", "/_sim/faults")
+    step = await stack._json("POST", f"/api/config/config_entries/flow/{reauth[0]['flow_id']}")
+    assert await stack.complete_oauth_flow(step) == stack.entry_id
+    await stack.wait_for(SOC, lambda s: s not in ("unavailable", "unknown"))
+
+
+async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) -> None:
+    """Headless Chromium logs in and renders the vehicle's device page."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
+    await _refresh(stack)
+    await stack.wait_for(SOC, lambda s: s.isdigit())
+    screenshot = tmp_path / "device.png"
+    await stack.screenshot_device("Family car", screenshot, chromium)
+    # PNG signature; a blank or login page compresses to a few KB, the device page to far more.
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert screenshot.stat().st_size > 40_000
