@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 import time
 from typing import Any, cast
 from unittest.mock import PropertyMock, patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.application_credentials import (
     ClientCredential,
     async_import_client_credential,
@@ -44,6 +46,10 @@ EVSE_ID = "evse01HSH04KDEWF6Z4DB2J77J74K5"
 VEHICLES_URL = f"{API}/vehicles"
 EVSES_URL = f"{API}/evses"
 TARIFF_URL = f"{API}/tariffs/{TARIFF_ID}"
+PRICES_URL = f"{TARIFF_URL}/prices"
+# Every entry-based test runs at this instant: 10:10 UTC (= London) on a day the price fixture
+# covers half-hourly, inside the 10:00-10:30 interval priced 24p.
+NOW = datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
 USER_URL = f"{API}/users/{USER_ID}"
 PAGE2_LINK = (
     f"<{VEHICLES_URL}?expand=latest_status_log&expand=trim.model.make&page_size=100&"
@@ -83,13 +89,15 @@ def make_token(access_token: str = "access-1", expires_in: float = 36000) -> dic
 
 
 @pytest.fixture
-def config_entry() -> MockConfigEntry:
-    """A signed-in ev.energy entry."""
+def config_entry(freezer: FrozenDateTimeFactory) -> MockConfigEntry:
+    """A signed-in ev.energy entry, at the fixed test instant NOW."""
+    freezer.move_to(NOW)
     return MockConfigEntry(
         domain=DOMAIN,
         title="Frodo Baggins",
         unique_id=USER_ID,
-        data={"auth_implementation": DOMAIN, "token": make_token()},
+        # Valid for a year, so tests may move the clock months ahead (e.g. to a DST day).
+        data={"auth_implementation": DOMAIN, "token": make_token(expires_in=365 * 86400)},
     )
 
 
@@ -120,6 +128,7 @@ class MockApi:
     tariff: dict[str, Any] = field(default_factory=lambda: load_json_object_fixture("tariff.json"))
     user: dict[str, Any] = field(default_factory=lambda: load_json_object_fixture("user.json"))
     users: list[dict[str, Any]] = field(default_factory=lambda: _objects("users.json"))
+    prices: list[dict[str, Any]] = field(default_factory=lambda: _objects("prices.json"))
     faults: dict[str, list[Fault]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,6 +138,7 @@ class MockApi:
         self._endpoint("get", VEHICLES_URL, self._vehicles_page)
         self._endpoint("get", EVSES_URL, lambda *_: (self.evses, {"Link": NO_MORE_PAGES}))
         self._endpoint("get", TARIFF_URL, lambda *_: (self.tariff, {}))
+        self._endpoint("get", PRICES_URL, lambda *_: (self.prices, {"Link": NO_MORE_PAGES}))
         self._endpoint("patch", f"{VEHICLES_URL}/{VEHICLE_ID}", self._patch_vehicle)
 
     def _patch_vehicle(self, url: URL, body: dict[str, Any]) -> tuple[Any, dict[str, str]]:
@@ -195,7 +205,8 @@ def entry_state(entry: MockConfigEntry) -> ConfigEntryState:
 
 async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Set the entry up the way Home Assistant does at start-up."""
-    entry.add_to_hass(hass)
+    if hass.config_entries.async_get_entry(entry.entry_id) is None:
+        entry.add_to_hass(hass)
     assert await async_setup_component(hass, DOMAIN, {})
     await hass.async_block_till_done()
 

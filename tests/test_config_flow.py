@@ -256,3 +256,25 @@ async def test_reconfigure_different_account(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_account"
     assert config_entry.data["token"]["access_token"] == "access-1"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_options_flow_sets_up_cheapest_window(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """The options flow stores the window and reloads: the binary sensor appears."""
+    await setup_integration(hass, config_entry)
+    window = "binary_sensor.ev_energy_account_cheapest_window"
+    assert hass.states.get(window) is None
+
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"cheapest_window_hours": 2, "cheapest_window_end": "07:00:00"}
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert config_entry.options == {"cheapest_window_hours": 2, "cheapest_window_end": "07:00:00"}
+    assert hass.states.get(window) is not None

@@ -20,6 +20,7 @@ from custom_components.ev_energy.const import DOMAIN, UPDATE_INTERVAL
 
 from .conftest import (
     EVSES_URL,
+    PRICES_URL,
     TARIFF_URL,
     TOKEN_URL,
     USER_URL,
@@ -57,7 +58,7 @@ async def test_poll_costs_three_requests(
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     assert sorted(_urls(mock_api.calls())) == sorted(
-        [USER_URL, VEHICLES_URL, EVSES_URL, TARIFF_URL]
+        [USER_URL, VEHICLES_URL, EVSES_URL, TARIFF_URL, PRICES_URL]
     )
 
     for _ in range(3):
@@ -72,6 +73,25 @@ async def test_poll_costs_three_requests(
     assert vehicles_call[3]["EvEnergy-Version"] == "2"
     evses_call = next(call for call in cycle if _urls([call]) == [EVSES_URL])
     assert evses_call[1].query.getall("expand") == ["latest_status_log", "model.make"]
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_hourly_budget(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An hour: 60 polls x 3, the price list twice and the user once: 183 of the 1000 allowed."""
+    mock_api.vehicles_page2 = []
+    await setup_integration(hass, config_entry)
+    before = len(mock_api.calls())
+    for _ in range(60):
+        await _poll(hass, freezer)
+    hour = mock_api.calls()[before:]
+    assert len(hour) == 183
+    assert _urls(hour).count(PRICES_URL) == 2
+    assert _urls(hour).count(USER_URL) == 1
 
 
 @pytest.mark.usefixtures("setup_credentials")
@@ -242,7 +262,10 @@ async def test_outage_then_recovery(
     caplog: pytest.LogCaptureFixture,
     fault: Fault,
 ) -> None:
-    """Failures make entities unavailable, logged once; the next success brings them back."""
+    """Failures make entities unavailable, logged once; the next success brings them back.
+
+    The price is known from the cached price list, so it keeps its value meanwhile.
+    """
     await setup_integration(hass, config_entry)
     caplog.set_level(logging.INFO)
     mock_api.fail(VEHICLES_URL, fault, times=3)
@@ -250,7 +273,7 @@ async def test_outage_then_recovery(
     for _ in range(3):
         await _poll(hass, freezer)
         assert state_of(hass, SOC).state == STATE_UNAVAILABLE
-        assert state_of(hass, PRICE).state == STATE_UNAVAILABLE
+        assert state_of(hass, PRICE).state == "0.24"
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, [r.getMessage() for r in errors]
 
@@ -312,7 +335,8 @@ async def test_token_endpoint_down_is_transient(
 async def test_null_price_is_unknown(
     hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
 ) -> None:
-    """A tariff without a current price shows unknown, with the unit still known."""
+    """No price list and no current price: unknown, with the unit still known."""
+    mock_api.prices = []
     mock_api.tariff["current_price"] = None
     await setup_integration(hass, config_entry)
     state = state_of(hass, PRICE)
@@ -332,7 +356,8 @@ async def test_price_in_major_units(
     minor: int,
     expected: str,
 ) -> None:
-    """Minor units become major units per kWh using the currency's own exponent."""
+    """Without a price list, the tariff's current price is used, in major units per kWh."""
+    mock_api.prices = []
     mock_api.tariff.update(currency=currency, current_price=minor)
     await setup_integration(hass, config_entry)
     state = state_of(hass, PRICE)

@@ -21,12 +21,16 @@ from .conftest import MockApi, setup_integration
 @pytest.mark.usefixtures("setup_credentials")
 async def test_diagnostics(
     hass: HomeAssistant,
-    hass_client: ClientSessionGenerator,
     config_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
     mock_api: MockApi,
     snapshot: SnapshotAssertion,
 ) -> None:
-    """The download matches the snapshot and contains no secret or personal value."""
+    """The download matches the snapshot and contains no secret or personal value.
+
+    `config_entry` comes before `hass_client` so the client's token is issued at the test's
+    fixed time, not before it.
+    """
     await setup_integration(hass, config_entry)
     diagnostics = cast(
         "dict[str, Any]", await get_diagnostics_for_config_entry(hass, hass_client, config_entry)

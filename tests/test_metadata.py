@@ -26,7 +26,7 @@ from packaging.version import Version
 import pytest
 
 from custom_components.ev_energy import PLATFORMS, application_credentials
-from custom_components.ev_energy.config_flow import EvEnergyFlowHandler
+from custom_components.ev_energy.config_flow import OPTIONS_SCHEMA, EvEnergyFlowHandler
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "custom_components" / "ev_energy"
@@ -218,23 +218,29 @@ def test_code_translation_keys_exist() -> None:
             assert placeholders(text) == names, f"{where}: {path} placeholders != {names}"
 
 
-def config_flow_refs() -> tuple[set[str], set[str], set[str]]:
+def _flow_classes() -> dict[str, ast.ClassDef]:
+    tree = ast.parse((COMPONENT / "config_flow.py").read_text(encoding="utf-8"))
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
+def flow_refs(flow_class: str) -> tuple[set[str], set[str], set[str]]:
+    """Abort reasons, step ids and errors used inside one flow class of config_flow.py."""
     aborts: set[str] = set()
     steps: set[str] = set()
     errors: set[str] = set()
-    for call, kwargs in calls((COMPONENT / "config_flow.py").read_text(encoding="utf-8")):
+    for call, kwargs in calls(ast.unparse(_flow_classes()[flow_class])):
         aborts |= literals(kwargs["reason"]) if "reason" in kwargs else set()
         aborts |= IMPLIED_ABORTS.get(call_name(call), set())
         steps |= literals(kwargs["step_id"]) if "step_id" in kwargs else set()
         if isinstance(given := kwargs.get("errors"), ast.Dict):
             errors |= {v for value in given.values for v in literals(value)}
-    assert aborts, "the scan found no abort reason in config_flow.py"
     return aborts, steps, errors
 
 
 def test_config_flow_strings() -> None:
     config = strings()["config"]
-    aborts, steps, errors = config_flow_refs()
+    aborts, steps, errors = flow_refs(EvEnergyFlowHandler.__name__)
+    assert aborts, "the scan found no abort reason in the config flow"
     base = inspect.getsource(config_entry_oauth2_flow)
     # Reasons HA lists here are translated by the "homeassistant" integration, not by us.
     shared: frozenset[str] = getattr(config_entry_oauth2_flow, "_SHARED_ABORT_REASONS", frozenset())
@@ -247,6 +253,31 @@ def test_config_flow_strings() -> None:
         assert hasattr(EvEnergyFlowHandler, f"async_step_{step}"), f"config.step.{step}: no step"
 
 
+def test_options_flow_strings() -> None:
+    options_flow = type(EvEnergyFlowHandler.async_get_options_flow(None))  # type: ignore[arg-type]
+    options = strings().get("options", {})
+    aborts, steps, errors = flow_refs(options_flow.__name__)
+    assert steps, "the options flow shows no form"
+    for section, used in (("abort", aborts), ("step", steps), ("error", errors)):
+        missing = sorted(used - set(options.get(section, {})))
+        assert not missing, f"options.{section} lacks {missing}"
+    for step, entry in options.get("step", {}).items():
+        assert hasattr(options_flow, f"async_step_{step}"), f"options.step.{step}: no step"
+        schema_keys = {str(key) for key in OPTIONS_SCHEMA.schema}
+        assert set(entry.get("data", {})) == schema_keys, f"options.step.{step}.data"
+        assert set(entry.get("data_description", {})) == schema_keys
+
+
+def is_description(value: object) -> bool:
+    """Tell entity descriptions apart, including HA's frozen-dataclass compat classes.
+
+    A plain `BinarySensorEntityDescription(...)` is not an instance of
+    `homeassistant.helpers.entity.EntityDescription` (the compat layer builds a twin), so
+    match the class name along the MRO.
+    """
+    return any(cls.__name__ == EntityDescription.__name__ for cls in type(value).__mro__)
+
+
 @pytest.mark.parametrize("platform", PLATFORM_MODULES)
 def test_entity_descriptions_translated(platform: Platform) -> None:
     module = importlib.import_module(f"custom_components.ev_energy.{platform}")
@@ -254,8 +285,8 @@ def test_entity_descriptions_translated(platform: Platform) -> None:
         value
         for value in vars(module).values()
         if isinstance(value, tuple) and value
-        if all(isinstance(d, EntityDescription) for d in value)
-    ]
+        if all(is_description(d) for d in value)
+    ] + [(value,) for value in vars(module).values() if is_description(value)]
     assert groups, f"{platform}.py has no tuple of entity descriptions"
     section: dict[str, Any] = strings().get("entity", {}).get(platform, {})
     used: set[str] = set()

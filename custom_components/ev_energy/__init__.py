@@ -11,23 +11,33 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
     async_get_config_entry_implementation,
 )
 from homeassistant.helpers.typing import ConfigType
-import voluptuous as vol
+import probatio
 
 from .api import DEFAULT_API_URL, EvEnergyClient
 from .application_credentials import api_url
 from .const import CONF_API_URL, DATA_API_URL, DOMAIN
-from .coordinator import EvEnergyConfigEntry, EvEnergyCoordinator, EvEnergyRuntimeData
+from .coordinator import (
+    EvEnergyConfigEntry,
+    EvEnergyCoordinator,
+    EvEnergyPriceCoordinator,
+    EvEnergyRuntimeData,
+)
 from .oauth import OAuth2SessionAuth
+from .services import async_setup_services
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR]
 
-CONFIG_SCHEMA = vol.Schema(
+CONFIG_SCHEMA = probatio.Schema(
     {
-        vol.Optional(DOMAIN): vol.Schema(
-            {vol.Optional(CONF_API_URL, default=DEFAULT_API_URL): vol.All(cv.url, cv.string)}
+        probatio.Optional(DOMAIN): probatio.Schema(
+            {
+                probatio.Optional(CONF_API_URL, default=DEFAULT_API_URL): probatio.All(
+                    cv.url, cv.string
+                )
+            }
         )
     },
-    extra=vol.ALLOW_EXTRA,
+    extra=probatio.ALLOW_EXTRA,
 )
 
 
@@ -35,6 +45,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Remember an `api_url` from YAML (used to run against the local simulator)."""
     if DOMAIN in config:
         hass.data[DATA_API_URL] = config[DOMAIN][CONF_API_URL].rstrip("/")
+    async_setup_services(hass)
     return True
 
 
@@ -47,7 +58,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     )
     coordinator = EvEnergyCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = EvEnergyRuntimeData(client=client, coordinator=coordinator)
+    prices = EvEnergyPriceCoordinator(hass, entry, client, coordinator)
+    # Prices are an extra: without them the current price falls back to the tariff's.
+    await prices.async_refresh()
+    entry.runtime_data = EvEnergyRuntimeData(client=client, coordinator=coordinator, prices=prices)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, time as dt_time, timedelta
+from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.util import dt as dt_util
 
-from .api import Evse, Vehicle
-from .coordinator import EvEnergyConfigEntry
-from .entity import EvEnergyChargerEntity, EvEnergyVehicleEntity
+from .api import Evse, PriceWindow, Vehicle
+from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS
+from .coordinator import EvEnergyConfigEntry, EvEnergyPriceCoordinator
+from .entity import EvEnergyChargerEntity, EvEnergyPriceEntity, EvEnergyVehicleEntity
 
 PARALLEL_UPDATES = 0
 
@@ -60,12 +65,17 @@ CHARGER_BINARY_SENSORS: tuple[ChargerBinarySensorDescription, ...] = (
 )
 
 
+CHEAPEST_WINDOW = BinarySensorEntityDescription(
+    key="cheapest_window", translation_key="cheapest_window"
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: EvEnergyConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Create the binary sensors of every vehicle and charger."""
+    """Create the binary sensors of every vehicle and charger, and the cheapest window."""
     coordinator = entry.runtime_data.coordinator
     entities: list[BinarySensorEntity] = [
         VehicleBinarySensor(coordinator, vehicle, description)
@@ -77,6 +87,16 @@ async def async_setup_entry(
         for evse in coordinator.data.evses.values()
         for description in CHARGER_BINARY_SENSORS
     )
+    hours = float(entry.options.get(CONF_WINDOW_HOURS, 0))
+    if hours > 0 and coordinator.data.tariff is not None:
+        entities.append(
+            CheapestWindowSensor(
+                entry.runtime_data.prices,
+                CHEAPEST_WINDOW,
+                timedelta(hours=hours),
+                dt_time.fromisoformat(entry.options[CONF_WINDOW_END]),
+            )
+        )
     async_add_entities(entities)
 
 
@@ -100,3 +120,86 @@ class ChargerBinarySensor(EvEnergyChargerEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """The value from the last poll."""
         return self.entity_description.value_fn(self.evse)
+
+
+class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
+    """On while now is inside the cheapest `duration` of the 24 hours before the end time.
+
+    The period runs up to the next occurrence of the end time (local time), so the window is
+    stable through the day and recomputed whenever prices arrive; it turns on and off on time
+    from local timers.
+    """
+
+    def __init__(
+        self,
+        coordinator: EvEnergyPriceCoordinator,
+        description: BinarySensorEntityDescription,
+        duration: timedelta,
+        end: dt_time,
+    ) -> None:
+        """Configure the window length and the latest end time."""
+        super().__init__(coordinator, description)
+        self._duration = duration
+        self._end = end
+        self._window: PriceWindow | None = None
+        self._unsub_timer: CALLBACK_TYPE | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Compute the first window."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._cancel_timer)
+        self._recompute()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        self._recompute()
+        super()._handle_coordinator_update()
+
+    @callback
+    def _recompute(self) -> None:
+        now = dt_util.utcnow()
+        zone = dt_util.get_default_time_zone()
+        local_now = now.astimezone(zone)
+        period_end = datetime.combine(local_now.date(), self._end, zone)
+        if period_end <= local_now:
+            period_end = datetime.combine(local_now.date() + timedelta(days=1), self._end, zone)
+        period_start = datetime.combine(period_end.date() - timedelta(days=1), self._end, zone)
+        self._window = self.prices.schedule.cheapest_window(
+            self._duration, period_start.astimezone(UTC), period_end.astimezone(UTC)
+        )
+        flips = [period_end.astimezone(UTC)]
+        if self._window is not None:
+            flips += [self._window.start, self._window.end]
+        self._cancel_timer()
+        self._unsub_timer = async_track_point_in_utc_time(
+            self.hass, self._on_flip, min(flip for flip in flips if flip > now)
+        )
+
+    @callback
+    def _on_flip(self, _: datetime) -> None:
+        self._unsub_timer = None
+        self._recompute()
+        self.async_write_ha_state()
+
+    @callback
+    def _cancel_timer(self) -> None:
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+
+    @property
+    def is_on(self) -> bool | None:
+        """Whether now is inside the window; unknown while no window can be priced."""
+        if self._window is None:
+            return None
+        return self._window.start <= dt_util.utcnow() < self._window.end
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The window's bounds and average price."""
+        window = self._window
+        return {
+            "start": window.start.isoformat() if window else None,
+            "end": window.end.isoformat() if window else None,
+            "average_price": float(window.average) if window else None,
+        }

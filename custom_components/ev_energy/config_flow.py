@@ -6,13 +6,27 @@ from collections.abc import Mapping
 import logging
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, ConfigFlowResult
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    TimeSelector,
+)
+import probatio
 
 from .api import EvEnergyClient, EvEnergyError, StaticTokenAuth
 from .application_credentials import api_url
-from .const import DOMAIN, SCOPES
+from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS, DOMAIN, SCOPES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -22,6 +36,12 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     DOMAIN = DOMAIN
     VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> EvEnergyOptionsFlow:
+        """Options: the cheapest charging window."""
+        return EvEnergyOptionsFlow()
 
     @property
     def logger(self) -> logging.Logger:
@@ -73,3 +93,30 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
             return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data=data)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(title=user.full_name or user.email or "ev.energy", data=data)
+
+
+OPTIONS_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_WINDOW_HOURS, default=0): NumberSelector(
+            NumberSelectorConfig(
+                min=0, max=12, step=0.5, unit_of_measurement="h", mode=NumberSelectorMode.BOX
+            )
+        ),
+        probatio.Required(CONF_WINDOW_END, default="07:00:00"): TimeSelector(),
+    }
+)
+
+
+class EvEnergyOptionsFlow(OptionsFlowWithReload):
+    """Set up the "cheapest window" binary sensor (0 hours turns it off)."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show or store the options; the entry reloads to apply them."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                OPTIONS_SCHEMA, self.config_entry.options
+            ),
+        )

@@ -32,3 +32,11 @@ SCOPES: Final = (
 UPDATE_INTERVAL: Final = timedelta(seconds=60)
 # The user's tariff assignment rarely changes; re-reading it hourly keeps the poll at 3 calls.
 USER_REFRESH_INTERVAL: Final = timedelta(hours=1)
+
+# The price list changes a few times a day (day-ahead publication); boundaries are local timers.
+PRICE_REFRESH_INTERVAL: Final = timedelta(minutes=30)
+# Rate tariffs are laid out from their daily bands for yesterday, today and tomorrow.
+RATE_TARIFF_DAYS: Final = 3
+
+CONF_WINDOW_HOURS: Final = "cheapest_window_hours"
+CONF_WINDOW_END: Final = "cheapest_window_end"

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time as dt_time, timedelta
+from decimal import Decimal
 import logging
 import time
-from typing import NoReturn
+from typing import NoReturn, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .api import (
     EvEnergyApiError,
@@ -21,11 +26,22 @@ from .api import (
     EvEnergyError,
     EvEnergyRateLimitError,
     Evse,
+    PriceInterval,
+    PriceSchedule,
     Tariff,
+    TariffType,
     User,
     Vehicle,
+    intervals_from_bands,
+    minor_to_major,
 )
-from .const import DOMAIN, UPDATE_INTERVAL, USER_REFRESH_INTERVAL
+from .const import (
+    DOMAIN,
+    PRICE_REFRESH_INTERVAL,
+    RATE_TARIFF_DAYS,
+    UPDATE_INTERVAL,
+    USER_REFRESH_INTERVAL,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +64,7 @@ class EvEnergyRuntimeData:
 
     client: EvEnergyClient
     coordinator: EvEnergyCoordinator
+    prices: EvEnergyPriceCoordinator
 
 
 def raise_update_failed(err: EvEnergyError) -> NoReturn:
@@ -147,3 +164,172 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
         self.async_set_updated_data(
             replace(self.data, vehicles={**self.data.vehicles, vehicle.id: vehicle})
         )
+
+
+class EvEnergyPriceCoordinator(DataUpdateCoordinator[PriceSchedule]):
+    """Keeps the tariff's known price intervals and ticks at every price boundary.
+
+    The list is fetched every 30 minutes and right after the known horizon ends; between
+    fetches, listeners are told at each interval boundary from a local timer, so price states
+    flip on time with no request at the boundary.
+    """
+
+    config_entry: EvEnergyConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        client: EvEnergyClient,
+        main: EvEnergyCoordinator,
+    ) -> None:
+        """Read prices through `client` for the tariff `main` polls."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} prices",
+            update_interval=PRICE_REFRESH_INTERVAL,
+        )
+        self.client = client
+        self.main = main
+        self._unsub_boundary: CALLBACK_TYPE | None = None
+        self._unsub_horizon: CALLBACK_TYPE | None = None
+        entry.async_on_unload(self._cancel_timers)
+
+    async def _async_update_data(self) -> PriceSchedule:
+        schedule = await self._async_fetch()
+        self._arm_horizon(schedule)
+        return schedule
+
+    async def _async_fetch(self) -> PriceSchedule:
+        tariff = self.main.data.tariff
+        if tariff is None or tariff.currency is None:
+            return PriceSchedule()
+        zone = _zone(tariff, self.hass)
+        today = dt_util.now(zone).date()
+        if tariff.daily_prices and tariff.type is not TariffType.DYNAMIC:
+            return PriceSchedule(
+                intervals_from_bands(
+                    tariff.daily_prices, zone, today - timedelta(days=1), RATE_TARIFF_DAYS
+                )
+            )
+        since = datetime.combine(today, dt_time(), zone)
+        try:
+            intervals = await self.client.async_get_prices(tariff.id, tariff.currency, since)
+        except EvEnergyError as err:
+            raise_update_failed(err)
+        return PriceSchedule(intervals)
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Tell listeners, then re-arm the boundary timer."""
+        super().async_update_listeners()
+        self._arm_boundary()
+
+    @callback
+    def _arm_boundary(self) -> None:
+        if self._unsub_boundary is not None:
+            self._unsub_boundary()
+            self._unsub_boundary = None
+        # None until the first successful fetch, whatever the type says.
+        schedule = cast(PriceSchedule | None, self.data)
+        if schedule is not None and (boundary := schedule.next_change(dt_util.utcnow())):
+            self._unsub_boundary = async_track_point_in_utc_time(
+                self.hass, self._on_boundary, boundary
+            )
+
+    @callback
+    def _arm_horizon(self, schedule: PriceSchedule) -> None:
+        """Fetch again as soon as the known prices run out, if before the next refresh."""
+        if self._unsub_horizon is not None:
+            self._unsub_horizon()
+            self._unsub_horizon = None
+        now = dt_util.utcnow()
+        known_until = schedule.known_until
+        if known_until is not None and now < known_until < now + PRICE_REFRESH_INTERVAL:
+            self._unsub_horizon = async_track_point_in_utc_time(
+                self.hass, self._on_horizon, known_until
+            )
+
+    @callback
+    def _on_boundary(self, _: datetime) -> None:
+        self._unsub_boundary = None
+        self.async_update_listeners()
+
+    @callback
+    def _on_horizon(self, _: datetime) -> None:
+        self._unsub_horizon = None
+        self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    @callback
+    def _cancel_timers(self) -> None:
+        for unsub in (self._unsub_boundary, self._unsub_horizon):
+            if unsub is not None:
+                unsub()
+        self._unsub_boundary = self._unsub_horizon = None
+
+
+def _zone(tariff: Tariff, hass: HomeAssistant) -> ZoneInfo:
+    """Return the tariff's time zone, or Home Assistant's when it names none or an unknown one."""
+    if tariff.timezone_name:
+        try:
+            return ZoneInfo(tariff.timezone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            _LOGGER.warning("Unknown tariff time zone %s", tariff.timezone_name)
+    return ZoneInfo(hass.config.time_zone)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriceView:
+    """The prices as the entities show them at one instant."""
+
+    at: datetime
+    schedule: PriceSchedule
+    tariff: Tariff | None
+    zone: ZoneInfo
+
+    @classmethod
+    def now(cls, prices: EvEnergyPriceCoordinator) -> PriceView:
+        """Return the view at the current time."""
+        tariff = prices.main.data.tariff
+        return cls(
+            at=dt_util.utcnow(),
+            schedule=prices.data or PriceSchedule(),
+            tariff=tariff,
+            zone=_zone(tariff, prices.hass) if tariff else ZoneInfo(prices.hass.config.time_zone),
+        )
+
+    @property
+    def unit(self) -> str | None:
+        """Price unit, e.g. GBP/kWh."""
+        if self.tariff is None or self.tariff.currency is None:
+            return None
+        return f"{self.tariff.currency}/kWh"
+
+    @property
+    def current(self) -> PriceInterval | None:
+        """The interval containing now, if the price list covers it."""
+        return self.schedule.at(self.at)
+
+    @property
+    def current_price(self) -> Decimal | None:
+        """The price now: from the list, else the tariff's own current price."""
+        if (interval := self.current) is not None:
+            return interval.price
+        tariff = self.tariff
+        if tariff is None or tariff.currency is None or tariff.current_price_minor_units is None:
+            return None
+        return minor_to_major(tariff.current_price_minor_units, tariff.currency)
+
+    @property
+    def next(self) -> PriceInterval | None:
+        """The interval after the current one."""
+        return self.schedule.following(self.at)
+
+    def today(self) -> tuple[datetime, datetime]:
+        """Start and end of the tariff's local day containing now (23 or 25 h on DST days)."""
+        day = self.at.astimezone(self.zone).date()
+        start = datetime.combine(day, dt_time(), self.zone)
+        end = datetime.combine(day + timedelta(days=1), dt_time(), self.zone)
+        return start.astimezone(UTC), end.astimezone(UTC)

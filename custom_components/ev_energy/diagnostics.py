@@ -36,6 +36,7 @@ async def async_get_config_entry_diagnostics(
     """Return the entry and the last snapshot, redacted."""
     coordinator = entry.runtime_data.coordinator
     client = entry.runtime_data.client
+    prices = entry.runtime_data.prices
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "data": async_redact_data(asdict(coordinator.data), TO_REDACT),
@@ -48,5 +49,12 @@ async def async_get_config_entry_diagnostics(
             "requests_last_hour": client.requests_last_hour,
             "rate_limit_limit": client.rate_limit_limit,
             "rate_limit_remaining": client.rate_limit_remaining,
+        },
+        "prices": {
+            "last_update_success": prices.last_update_success,
+            "intervals": len(prices.data.intervals) if prices.data else 0,
+            "known_until": (
+                known.isoformat() if prices.data and (known := prices.data.known_until) else None
+            ),
         },
     }

@@ -20,7 +20,7 @@ from .api import (
     Vehicle,
 )
 from .const import DOMAIN
-from .coordinator import EvEnergyCoordinator
+from .coordinator import EvEnergyCoordinator, EvEnergyPriceCoordinator, PriceView
 
 
 class EvEnergyEntity(CoordinatorEntity[EvEnergyCoordinator]):
@@ -98,19 +98,54 @@ class EvEnergyChargerEntity(EvEnergyEntity):
         return super().available and self.resource_id in self.coordinator.data.evses
 
 
-class EvEnergyAccountEntity(EvEnergyEntity):
-    """An entity of the account's service device (tariff, price)."""
+def account_device_info(user_id: str) -> DeviceInfo:
+    """Return the account's service device, home of the tariff and price entities."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, user_id)},
+        translation_key="account",
+        manufacturer="ev.energy",
+        entry_type=DeviceEntryType.SERVICE,
+        configuration_url="https://ev.energy",
+    )
 
-    def __init__(self, coordinator: EvEnergyCoordinator, description: EntityDescription) -> None:
+
+class EvEnergyPriceEntity(CoordinatorEntity[EvEnergyPriceCoordinator]):
+    """An entity of the account device that reads the tariff's prices.
+
+    It follows both coordinators: the price list (and its boundary ticks) and the live poll,
+    which carries the tariff's own current price used when the list has no price for now.
+    """
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: EvEnergyPriceCoordinator, description: EntityDescription
+    ) -> None:
         """Attach to the account's device."""
-        user = coordinator.data.user
-        super().__init__(coordinator, user.id, description)
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, user.id)},
-            translation_key="account",
-            manufacturer="ev.energy",
-            entry_type=DeviceEntryType.SERVICE,
-            configuration_url="https://ev.energy",
+        super().__init__(coordinator)
+        self.entity_description = description
+        user_id = coordinator.main.data.user.id
+        self._attr_unique_id = f"{user_id}_{description.key}"
+        self._attr_device_info = account_device_info(user_id)
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the live poll."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.main.async_add_listener(self._handle_coordinator_update)
+        )
+
+    @property
+    def prices(self) -> PriceView:
+        """The prices as of now."""
+        return PriceView.now(self.coordinator)
+
+    @property
+    def available(self) -> bool:
+        """Available while the tariff is known and either source is healthy."""
+        main = self.coordinator.main
+        return main.data.tariff is not None and (
+            main.last_update_success or self.coordinator.last_update_success
         )
 
 

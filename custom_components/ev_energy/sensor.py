@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -30,14 +31,13 @@ from .api import (
     EvseStatus,
     IntegrationStatus,
     LockMode,
-    Tariff,
+    PriceInterval,
     Vehicle,
     VehicleState,
     VehicleStatus,
-    minor_to_major,
 )
-from .coordinator import EvEnergyConfigEntry, EvEnergyCoordinator
-from .entity import EvEnergyAccountEntity, EvEnergyChargerEntity, EvEnergyVehicleEntity
+from .coordinator import EvEnergyConfigEntry, PriceView
+from .entity import EvEnergyChargerEntity, EvEnergyPriceEntity, EvEnergyVehicleEntity
 
 PARALLEL_UPDATES = 0
 
@@ -75,11 +75,12 @@ class ChargerSensorDescription(SensorEntityDescription):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AccountSensorDescription(SensorEntityDescription):
-    """A sensor read from the account's tariff."""
+class PriceSensorDescription(SensorEntityDescription):
+    """A sensor of the tariff's prices, read from the view at the current instant."""
 
-    value_fn: Callable[[Tariff], SensorValue]
-    unit_fn: Callable[[Tariff], str | None] = lambda _: None
+    value_fn: Callable[[PriceView], SensorValue]
+    attributes_fn: Callable[[PriceView], dict[str, Any]] = lambda _: {}
+    has_unit: bool = True
 
 
 VEHICLE_SENSORS: tuple[VehicleSensorDescription, ...] = (
@@ -185,21 +186,59 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
 )
 
 
-def _current_price(tariff: Tariff) -> Decimal | None:
-    if tariff.current_price_minor_units is None or tariff.currency is None:
-        return None
-    return minor_to_major(tariff.current_price_minor_units, tariff.currency)
+def _interval_attributes(interval: PriceInterval | None) -> dict[str, Any]:
+    if interval is None:
+        return {"start": None, "end": None}
+    return {"start": interval.start.isoformat(), "end": interval.end.isoformat()}
 
 
-ACCOUNT_SENSORS: tuple[AccountSensorDescription, ...] = (
-    AccountSensorDescription(
+def _today(view: PriceView, pick: int) -> Decimal | None:
+    summary = view.schedule.summary(*view.today())
+    return summary[pick] if summary is not None else None
+
+
+PRICE_SENSORS: tuple[PriceSensorDescription, ...] = (
+    PriceSensorDescription(
         key="current_price",
         translation_key="current_price",
         # No device class: the Energy dashboard takes a "<currency>/kWh" price as is, and the
         # monetary class would forbid the measurement state class that keeps statistics.
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=_current_price,
-        unit_fn=lambda tariff: f"{tariff.currency}/kWh" if tariff.currency else None,
+        value_fn=lambda view: view.current_price,
+        attributes_fn=lambda view: {
+            **_interval_attributes(view.current),
+            "prices": view.schedule.as_list(),
+        },
+    ),
+    PriceSensorDescription(
+        key="next_price",
+        translation_key="next_price",
+        value_fn=lambda view: view.next.price if view.next else None,
+        attributes_fn=lambda view: _interval_attributes(view.next),
+    ),
+    PriceSensorDescription(
+        key="min_price",
+        translation_key="min_price",
+        value_fn=lambda view: _today(view, 0),
+    ),
+    PriceSensorDescription(
+        key="max_price",
+        translation_key="max_price",
+        value_fn=lambda view: _today(view, 1),
+    ),
+    PriceSensorDescription(
+        key="average_price",
+        translation_key="average_price",
+        suggested_display_precision=4,
+        value_fn=lambda view: _today(view, 2),
+    ),
+    PriceSensorDescription(
+        key="prices_known_until",
+        translation_key="prices_known_until",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        has_unit=False,
+        value_fn=lambda view: view.schedule.known_until,
     ),
 )
 
@@ -223,7 +262,8 @@ async def async_setup_entry(
         for description in CHARGER_SENSORS
     )
     if data.tariff is not None:
-        entities.extend(AccountSensor(coordinator, description) for description in ACCOUNT_SENSORS)
+        prices = entry.runtime_data.prices
+        entities.extend(PriceSensor(prices, description) for description in PRICE_SENSORS)
     async_add_entities(entities)
 
 
@@ -249,26 +289,24 @@ class ChargerSensor(EvEnergyChargerEntity, SensorEntity):
         return self.entity_description.value_fn(self.evse)
 
 
-class AccountSensor(EvEnergyAccountEntity, SensorEntity):
-    """A sensor of the account's tariff."""
+class PriceSensor(EvEnergyPriceEntity, SensorEntity):
+    """A sensor of the tariff's prices; its state changes exactly at price boundaries."""
 
-    entity_description: AccountSensorDescription
-
-    def __init__(
-        self, coordinator: EvEnergyCoordinator, description: AccountSensorDescription
-    ) -> None:
-        """Fix the unit from the tariff's currency."""
-        super().__init__(coordinator, description)
-        assert coordinator.data.tariff is not None
-        self._attr_native_unit_of_measurement = description.unit_fn(coordinator.data.tariff)
-
-    @property
-    def available(self) -> bool:
-        """Unavailable while the account has no tariff."""
-        return super().available and self.coordinator.data.tariff is not None
+    entity_description: PriceSensorDescription
+    # The full price list is for dashboards and templates, not for the recorder.
+    _unrecorded_attributes = frozenset({"prices"})
 
     @property
     def native_value(self) -> SensorValue:
-        """The value from the last poll."""
-        tariff = self.coordinator.data.tariff
-        return self.entity_description.value_fn(tariff) if tariff is not None else None
+        """The value at the current instant."""
+        return self.entity_description.value_fn(self.prices)
+
+    @property
+    def native_unit_of_measurement(self) -> str | None:
+        """Currency per kWh, from the tariff."""
+        return self.prices.unit if self.entity_description.has_unit else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Interval bounds and, on the current price, the known price list."""
+        return self.entity_description.attributes_fn(self.prices)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,17 @@ def _vehicle(world: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 async def _refresh(stack: DemoStack) -> None:
-    await stack.call_service("homeassistant", "update_entity", {"entity_id": PRICE})
+    """Ask both coordinators to poll now (live state, and the price list)."""
+    await stack.call_service("homeassistant", "update_entity", {"entity_id": [SOC, PRICE]})
 
 
 async def test_demo_end_to_end(stack: DemoStack) -> None:
     """Values arrive, the charge limit is written, prices move, a revoked sign-in asks again."""
+    # Price states follow Home Assistant's clock over the fetched price list (boundary-exact,
+    # tested with a frozen clock). Put the simulator two days back: its list then has nothing
+    # from Home Assistant's today on, and the price follows the tariff's current price.
+    now = datetime.fromisoformat((await stack.sim("GET", "/_sim/clock"))["now"])
+    await stack.sim("POST", "/_sim/clock", {"set": (now - timedelta(days=2)).isoformat()})
     await _refresh(stack)
     world = await stack.sim("GET", "/_sim/state")
     car = _vehicle(world, "Family car")

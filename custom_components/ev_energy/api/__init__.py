@@ -24,6 +24,7 @@ from .models import (
     VehicleState,
     VehicleStatus,
 )
+from .prices import PriceInterval, PriceSchedule, PriceWindow, RateBand, intervals_from_bands
 
 __all__ = [
     "CHARGE_LIMIT_RANGE",
@@ -40,7 +41,11 @@ __all__ = [
     "EvseStatus",
     "IntegrationStatus",
     "LockMode",
+    "PriceInterval",
+    "PriceSchedule",
+    "PriceWindow",
     "Problem",
+    "RateBand",
     "StaticTokenAuth",
     "Tariff",
     "TariffType",
@@ -48,6 +53,7 @@ __all__ = [
     "Vehicle",
     "VehicleState",
     "VehicleStatus",
+    "intervals_from_bands",
     "minor_to_major",
     "minor_unit_exponent",
 ]

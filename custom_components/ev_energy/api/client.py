@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ from .exceptions import (
     EvEnergyResponseError,
 )
 from .models import Evse, Tariff, User, Vehicle, parse_problem
+from .prices import PriceInterval, intervals_from_api
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,6 +127,16 @@ class EvEnergyClient:
     async def async_get_tariff(self, tariff_id: str) -> Tariff:
         """Return a tariff with its current price."""
         return Tariff.from_api(await self._get(self._base / "tariffs" / tariff_id))
+
+    async def async_get_prices(
+        self, tariff_id: str, currency: str, since: datetime
+    ) -> list[PriceInterval]:
+        """Return the tariff's price intervals starting at or after `since`."""
+        items = await self._get_list(
+            self._base / "tariffs" / tariff_id / "prices",
+            [("started_at__gte", since.astimezone(UTC).isoformat()), ("page_size", str(PAGE_SIZE))],
+        )
+        return intervals_from_api(items, currency)
 
     async def async_set_charge_limit(self, vehicle_id: str, percentage: int) -> Vehicle:
         """Set the vehicle's maximum charge limit (50..100 %) and return the updated vehicle."""

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from .exceptions import EvEnergyResponseError, Problem
+from .prices import RateBand, parse_daily_prices
 
 _LOGGER = logging.getLogger(__name__)
 _REPORTED_UNKNOWN: set[tuple[str, str]] = set()
@@ -311,6 +312,7 @@ class Tariff:
     type: TariffType | None
     current_price_minor_units: int | None
     timezone_name: str | None
+    daily_prices: tuple[RateBand, ...] = ()
 
     @classmethod
     def from_api(cls, raw: object) -> Tariff:
@@ -324,6 +326,7 @@ class Tariff:
             type=_enum(data, "type", TariffType),
             current_price_minor_units=_int(data, "current_price"),
             timezone_name=_str(data, "timezone_name"),
+            daily_prices=parse_daily_prices(data.get("daily_prices")),
         )
 
 
