@@ -47,6 +47,9 @@ VEHICLES_URL = f"{API}/vehicles"
 EVSES_URL = f"{API}/evses"
 TARIFF_URL = f"{API}/tariffs/{TARIFF_ID}"
 PRICES_URL = f"{TARIFF_URL}/prices"
+SESSIONS_URL = f"{API}/charging_sessions"
+OPEN_SESSION_URL = f"{SESSIONS_URL}/cses01HSH04KDEWF6Z4DB2J77J7AAA"
+CONNECTIVITY_URL = f"{API}/evses/evse01HSH04KDEWF6Z4DB2J77J74K5/connectivity"
 # Every entry-based test runs at this instant: 10:10 UTC (= London) on a day the price fixture
 # covers half-hourly, inside the 10:00-10:30 interval priced 24p.
 NOW = datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
@@ -129,6 +132,12 @@ class MockApi:
     user: dict[str, Any] = field(default_factory=lambda: load_json_object_fixture("user.json"))
     users: list[dict[str, Any]] = field(default_factory=lambda: _objects("users.json"))
     prices: list[dict[str, Any]] = field(default_factory=lambda: _objects("prices.json"))
+    sessions: list[dict[str, Any]] = field(
+        default_factory=lambda: _objects("charging_sessions.json")
+    )
+    connectivity: dict[str, Any] = field(
+        default_factory=lambda: load_json_object_fixture("connectivity.json")
+    )
     faults: dict[str, list[Fault]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -140,6 +149,23 @@ class MockApi:
         self._endpoint("get", TARIFF_URL, lambda *_: (self.tariff, {}))
         self._endpoint("get", PRICES_URL, lambda *_: (self.prices, {"Link": NO_MORE_PAGES}))
         self._endpoint("patch", f"{VEHICLES_URL}/{VEHICLE_ID}", self._patch_vehicle)
+        self._endpoint("get", SESSIONS_URL, lambda *_: (self.sessions, {"Link": NO_MORE_PAGES}))
+        self._endpoint("get", CONNECTIVITY_URL, lambda *_: (self.connectivity, {}))
+        for action in ("boost_start", "boost_end"):
+            self._endpoint("post", f"{OPEN_SESSION_URL}/{action}", self._boost(action))
+
+    def _boost(self, action: str) -> Callable[[URL, Any], tuple[Any, dict[str, str]]]:
+        def answer(url: URL, body: object) -> tuple[Any, dict[str, str]]:
+            session = self.sessions[0]
+            current = session["sub_sessions"][-1]
+            current["end"] = "2026-11-22T10:10:00Z"
+            mode = "BOOST" if action == "boost_start" else "SMART"
+            session["sub_sessions"].append(
+                {**current, "id": f"csub-{mode}", "mode": mode, "end": None}
+            )
+            return {k: v for k, v in session.items() if k != "sub_sessions"}, {}
+
+        return answer
 
     def _patch_vehicle(self, url: URL, body: dict[str, Any]) -> tuple[Any, dict[str, str]]:
         vehicle = next(v for v in self.vehicles if v["id"] == VEHICLE_ID)

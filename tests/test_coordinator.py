@@ -19,8 +19,10 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClien
 from custom_components.ev_energy.const import DOMAIN, UPDATE_INTERVAL
 
 from .conftest import (
+    CONNECTIVITY_URL,
     EVSES_URL,
     PRICES_URL,
+    SESSIONS_URL,
     TARIFF_URL,
     TOKEN_URL,
     USER_URL,
@@ -58,7 +60,7 @@ async def test_poll_costs_three_requests(
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     assert sorted(_urls(mock_api.calls())) == sorted(
-        [USER_URL, VEHICLES_URL, EVSES_URL, TARIFF_URL, PRICES_URL]
+        [USER_URL, VEHICLES_URL, EVSES_URL, TARIFF_URL, PRICES_URL, SESSIONS_URL, CONNECTIVITY_URL]
     )
 
     for _ in range(3):
@@ -82,16 +84,19 @@ async def test_hourly_budget(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """An hour: 60 polls x 3, the price list twice and the user once: 183 of the 1000 allowed."""
+    """An hour: 60 polls x 3, prices 2, user 1, sessions 12, connectivity 1: 196 of 1000."""
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     before = len(mock_api.calls())
     for _ in range(60):
         await _poll(hass, freezer)
     hour = mock_api.calls()[before:]
-    assert len(hour) == 183
-    assert _urls(hour).count(PRICES_URL) == 2
-    assert _urls(hour).count(USER_URL) == 1
+    urls = _urls(hour)
+    assert len(hour) == 196
+    assert urls.count(PRICES_URL) == 2
+    assert urls.count(USER_URL) == 1
+    assert urls.count(SESSIONS_URL) == 12
+    assert urls.count(CONNECTIVITY_URL) == 1
 
 
 @pytest.mark.usefixtures("setup_credentials")
@@ -239,7 +244,9 @@ async def test_rate_limit_honours_retry_after(
     assert len(mock_api.calls()) == sent
 
     await _poll(hass, freezer, seconds=61)
-    assert len(mock_api.calls()) == sent + 3
+    # The live poll resumes; the sessions poll, held back meanwhile, catches up once.
+    resumed = sorted(_urls(mock_api.calls()[sent:]))
+    assert resumed == sorted([VEHICLES_URL, EVSES_URL, TARIFF_URL, SESSIONS_URL])
     assert state_of(hass, SOC).state == "63"
 
 

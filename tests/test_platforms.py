@@ -13,7 +13,9 @@ from .conftest import EVSE_ID, USER_ID, VEHICLE_NO_STATUS_ID, MockApi, setup_int
 
 
 @pytest.mark.parametrize(
-    "only_platform", [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.NUMBER], indirect=True
+    "only_platform",
+    [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SWITCH],
+    indirect=True,
 )
 @pytest.mark.usefixtures(
     "setup_credentials", "only_platform", "entity_registry_enabled_by_default", "mock_api"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import (
     OAuth2Session,
@@ -18,14 +18,16 @@ from .application_credentials import api_url
 from .const import CONF_API_URL, DATA_API_URL, DOMAIN
 from .coordinator import (
     EvEnergyConfigEntry,
+    EvEnergyConnectivityCoordinator,
     EvEnergyCoordinator,
     EvEnergyPriceCoordinator,
     EvEnergyRuntimeData,
+    EvEnergySessionsCoordinator,
 )
 from .oauth import OAuth2SessionAuth
 from .services import async_setup_services
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR]
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
 
 CONFIG_SCHEMA = probatio.Schema(
     {
@@ -59,9 +61,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     coordinator = EvEnergyCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
     prices = EvEnergyPriceCoordinator(hass, entry, client, coordinator)
-    # Prices are an extra: without them the current price falls back to the tariff's.
-    await prices.async_refresh()
-    entry.runtime_data = EvEnergyRuntimeData(client=client, coordinator=coordinator, prices=prices)
+    sessions = EvEnergySessionsCoordinator(hass, entry, client, coordinator)
+    connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, coordinator)
+    # These are extras: if one fails now, its entities wait for its next refresh.
+    for extra in (prices, sessions, connectivity):
+        await extra.async_refresh()
+    entry.runtime_data = EvEnergyRuntimeData(
+        client=client,
+        coordinator=coordinator,
+        prices=prices,
+        sessions=sessions,
+        connectivity=connectivity,
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -69,3 +80,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
 async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
     """Unload the platforms."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: EvEnergyConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Allow removing a vehicle or charger that is no longer in the ev.energy account."""
+    data = entry.runtime_data.coordinator.data
+    in_account = data.vehicles.keys() | data.evses.keys() | {data.user.id}
+    return not any(
+        domain == DOMAIN and resource_id in in_account for domain, resource_id in device.identifiers
+    )

@@ -16,8 +16,13 @@ from homeassistant.util import dt as dt_util
 
 from .api import Evse, PriceWindow, Vehicle
 from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS
-from .coordinator import EvEnergyConfigEntry, EvEnergyPriceCoordinator
-from .entity import EvEnergyChargerEntity, EvEnergyPriceEntity, EvEnergyVehicleEntity
+from .coordinator import EvEnergyConfigEntry, EvEnergyData, EvEnergyPriceCoordinator
+from .entity import (
+    EvEnergyChargerEntity,
+    EvEnergyPriceEntity,
+    EvEnergyVehicleEntity,
+    async_add_resource_entities,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -77,16 +82,21 @@ async def async_setup_entry(
 ) -> None:
     """Create the binary sensors of every vehicle and charger, and the cheapest window."""
     coordinator = entry.runtime_data.coordinator
-    entities: list[BinarySensorEntity] = [
-        VehicleBinarySensor(coordinator, vehicle, description)
-        for vehicle in coordinator.data.vehicles.values()
-        for description in VEHICLE_BINARY_SENSORS
-    ]
-    entities.extend(
-        ChargerBinarySensor(coordinator, evse, description)
-        for evse in coordinator.data.evses.values()
-        for description in CHARGER_BINARY_SENSORS
-    )
+
+    def build(data: EvEnergyData, resource_id: str) -> list[BinarySensorEntity]:
+        if vehicle := data.vehicles.get(resource_id):
+            return [
+                VehicleBinarySensor(coordinator, vehicle, description)
+                for description in VEHICLE_BINARY_SENSORS
+            ]
+        evse = data.evses[resource_id]
+        return [
+            ChargerBinarySensor(coordinator, evse, description)
+            for description in CHARGER_BINARY_SENSORS
+        ]
+
+    async_add_resource_entities(entry, async_add_entities, build)
+    entities: list[BinarySensorEntity] = []
     hours = float(entry.options.get(CONF_WINDOW_HOURS, 0))
     if hours > 0 and coordinator.data.tariff is not None:
         entities.append(

@@ -40,3 +40,9 @@ RATE_TARIFF_DAYS: Final = 3
 
 CONF_WINDOW_HOURS: Final = "cheapest_window_hours"
 CONF_WINDOW_END: Final = "cheapest_window_end"
+
+SESSIONS_REFRESH_INTERVAL: Final = timedelta(minutes=5)
+CONNECTIVITY_REFRESH_INTERVAL: Final = timedelta(hours=1)
+# A vehicle or charger must be missing from this many successful polls in a row before its
+# device is removed, so one truncated or glitchy answer never deletes anything.
+MISSING_POLLS_BEFORE_REMOVAL: Final = 3

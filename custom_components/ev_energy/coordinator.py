@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .api import (
+    ChargingSession,
     EvEnergyApiError,
     EvEnergyAuthError,
     EvEnergyClient,
@@ -26,6 +28,7 @@ from .api import (
     EvEnergyError,
     EvEnergyRateLimitError,
     Evse,
+    EvseConnectivity,
     PriceInterval,
     PriceSchedule,
     Tariff,
@@ -36,9 +39,12 @@ from .api import (
     minor_to_major,
 )
 from .const import (
+    CONNECTIVITY_REFRESH_INTERVAL,
     DOMAIN,
+    MISSING_POLLS_BEFORE_REMOVAL,
     PRICE_REFRESH_INTERVAL,
     RATE_TARIFF_DAYS,
+    SESSIONS_REFRESH_INTERVAL,
     UPDATE_INTERVAL,
     USER_REFRESH_INTERVAL,
 )
@@ -65,6 +71,8 @@ class EvEnergyRuntimeData:
     client: EvEnergyClient
     coordinator: EvEnergyCoordinator
     prices: EvEnergyPriceCoordinator
+    sessions: EvEnergySessionsCoordinator
+    connectivity: EvEnergyConnectivityCoordinator
 
 
 def raise_update_failed(err: EvEnergyError) -> NoReturn:
@@ -110,6 +118,9 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
         self.client = client
         self._user: User | None = None
         self._user_read_at = 0.0
+        # Vehicles and chargers that have a device; platforms add entities for new ones.
+        self.active_ids: set[str] = set()
+        self._missing_polls: dict[str, int] = {}
 
     async def _async_setup(self) -> None:
         """Find the account's tariff once before the first poll."""
@@ -147,12 +158,37 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
                 raise first
             raise_update_failed(first)
 
-        return EvEnergyData(
+        data = EvEnergyData(
             user=user,
             vehicles={vehicle.id: vehicle for vehicle in vehicles},
             evses={evse.id: evse for evse in evses},
             tariff=tariff,
         )
+        self._track_resources(data)
+        return data
+
+    def _track_resources(self, data: EvEnergyData) -> None:
+        """Adopt new vehicles/chargers; remove devices gone for several polls in a row."""
+        present = data.vehicles.keys() | data.evses.keys()
+        self.active_ids |= present
+        registry = dr.async_get(self.hass)
+        for resource_id in self.active_ids - present:
+            missing = self._missing_polls.get(resource_id, 0) + 1
+            self._missing_polls[resource_id] = missing
+            if missing < MISSING_POLLS_BEFORE_REMOVAL:
+                continue
+            _LOGGER.info("%s is no longer in the ev.energy account; removing it", resource_id)
+            self.active_ids.discard(resource_id)
+            del self._missing_polls[resource_id]
+            device = registry.async_get_device_by_identifier(
+                (DOMAIN, resource_id), self.config_entry.entry_id
+            )
+            if device is not None:
+                registry.async_update_device(
+                    device.id, remove_config_entry_id=self.config_entry.entry_id
+                )
+        for resource_id in present:
+            self._missing_polls.pop(resource_id, None)
 
     async def _async_get_tariff(self, user: User) -> Tariff | None:
         if user.tariff_id is None:
@@ -333,3 +369,101 @@ class PriceView:
         start = datetime.combine(day, dt_time(), self.zone)
         end = datetime.combine(day + timedelta(days=1), dt_time(), self.zone)
         return start.astimezone(UTC), end.astimezone(UTC)
+
+
+class EvEnergySessionsCoordinator(DataUpdateCoordinator[dict[str, ChargingSession]]):
+    """Each vehicle's latest charging session: every 5 minutes and when a plug changes."""
+
+    config_entry: EvEnergyConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        client: EvEnergyClient,
+        main: EvEnergyCoordinator,
+    ) -> None:
+        """Read sessions through `client`; watch `main` for plug-ins and unplugs."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} sessions",
+            update_interval=SESSIONS_REFRESH_INTERVAL,
+        )
+        self.client = client
+        self._plugged = self._plug_states(main)
+        entry.async_on_unload(main.async_add_listener(lambda: self._on_live_update(main)))
+
+    @staticmethod
+    def _plug_states(main: EvEnergyCoordinator) -> dict[str, bool | None]:
+        return {
+            vehicle.id: vehicle.status.is_plugged_in if vehicle.status else None
+            for vehicle in main.data.vehicles.values()
+        }
+
+    @callback
+    def _on_live_update(self, main: EvEnergyCoordinator) -> None:
+        """Read sessions at once on a plug-in (new session) or unplug (session ended)."""
+        if not main.last_update_success:
+            return
+        plugged = self._plug_states(main)
+        changed = any(
+            vehicle_id in self._plugged and self._plugged[vehicle_id] != state
+            for vehicle_id, state in plugged.items()
+        )
+        self._plugged = plugged
+        if changed:
+            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    async def _async_update_data(self) -> dict[str, ChargingSession]:
+        try:
+            sessions = await self.client.async_get_sessions()
+        except EvEnergyError as err:
+            raise_update_failed(err)
+        latest: dict[str, ChargingSession] = {}
+        for session in sorted(
+            sessions, key=lambda s: s.start or datetime.min.replace(tzinfo=UTC), reverse=True
+        ):
+            if session.vehicle_id is not None:
+                latest.setdefault(session.vehicle_id, session)
+        return latest
+
+
+class EvEnergyConnectivityCoordinator(DataUpdateCoordinator[dict[str, EvseConnectivity]]):
+    """Chargers' connectivity (reliability, signal, firmware): slow-changing, read hourly."""
+
+    config_entry: EvEnergyConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        client: EvEnergyClient,
+        main: EvEnergyCoordinator,
+    ) -> None:
+        """Read each charger of `main` through `client`."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} connectivity",
+            update_interval=CONNECTIVITY_REFRESH_INTERVAL,
+        )
+        self.client = client
+        self.main = main
+
+    async def _async_update_data(self) -> dict[str, EvseConnectivity]:
+        evse_ids = list(self.main.data.evses)
+        results = await asyncio.gather(
+            *(self.client.async_get_connectivity(evse_id) for evse_id in evse_ids),
+            return_exceptions=True,
+        )
+        connectivity: dict[str, EvseConnectivity] = {}
+        for evse_id, result in zip(evse_ids, results, strict=True):
+            if isinstance(result, EvEnergyError):
+                raise_update_failed(result)
+            if isinstance(result, BaseException):
+                raise result
+            connectivity[evse_id] = result
+        return connectivity

@@ -2,25 +2,94 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from functools import wraps
 from typing import Any, Concatenate
 
+from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import (
+    ChargingSession,
     EvEnergyApiError,
     EvEnergyAuthError,
     EvEnergyError,
     EvEnergyRateLimitError,
     Evse,
+    EvseConnectivity,
     Vehicle,
 )
 from .const import DOMAIN
-from .coordinator import EvEnergyCoordinator, EvEnergyPriceCoordinator, PriceView
+from .coordinator import (
+    EvEnergyConfigEntry,
+    EvEnergyConnectivityCoordinator,
+    EvEnergyCoordinator,
+    EvEnergyData,
+    EvEnergyPriceCoordinator,
+    EvEnergySessionsCoordinator,
+    PriceView,
+)
+
+
+def vehicle_device_info(vehicle: Vehicle) -> DeviceInfo:
+    """Return a vehicle's device: named by the user's label, else make and model."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, vehicle.id)},
+        name=vehicle.display_name,
+        translation_key=None if vehicle.display_name else "vehicle",
+        manufacturer=vehicle.make,
+        model=vehicle.model,
+        model_id=vehicle.trim,
+    )
+
+
+def charger_device_info(evse: Evse) -> DeviceInfo:
+    """Return a charger's device, named by make and model."""
+    name = " ".join(part for part in (evse.make, evse.model) if part) or None
+    return DeviceInfo(
+        identifiers={(DOMAIN, evse.id)},
+        name=name,
+        translation_key=None if name else "charger",
+        manufacturer=evse.make,
+        model=evse.model,
+        serial_number=evse.cpid,
+    )
+
+
+type EntityBuilder = Callable[[EvEnergyData, str], Iterable[Entity]]
+
+
+@callback
+def async_add_resource_entities(
+    entry: EvEnergyConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    build: EntityBuilder,
+) -> None:
+    """Add a platform's entities for every vehicle and charger, now and as new ones appear.
+
+    A resource whose device was removed (gone from the account for several polls) is
+    forgotten, so its entities come back if it reappears later.
+    """
+    coordinator = entry.runtime_data.coordinator
+    known: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        data = coordinator.data
+        known.intersection_update(coordinator.active_ids)
+        present = coordinator.active_ids & (data.vehicles.keys() | data.evses.keys())
+        if new := present - known:
+            known.update(new)
+            async_add_entities(
+                entity for resource_id in sorted(new) for entity in build(data, resource_id)
+            )
+
+    add_new()
+    entry.async_on_unload(coordinator.async_add_listener(add_new))
 
 
 class EvEnergyEntity(CoordinatorEntity[EvEnergyCoordinator]):
@@ -49,14 +118,7 @@ class EvEnergyVehicleEntity(EvEnergyEntity):
     ) -> None:
         """Attach to the vehicle's device."""
         super().__init__(coordinator, vehicle.id, description)
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, vehicle.id)},
-            name=vehicle.display_name,
-            translation_key=None if vehicle.display_name else "vehicle",
-            manufacturer=vehicle.make,
-            model=vehicle.model,
-            model_id=vehicle.trim,
-        )
+        self._attr_device_info = vehicle_device_info(vehicle)
 
     @property
     def vehicle(self) -> Vehicle:
@@ -77,15 +139,7 @@ class EvEnergyChargerEntity(EvEnergyEntity):
     ) -> None:
         """Attach to the charger's device."""
         super().__init__(coordinator, evse.id, description)
-        name = " ".join(part for part in (evse.make, evse.model) if part) or None
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, evse.id)},
-            name=name,
-            translation_key=None if name else "charger",
-            manufacturer=evse.make,
-            model=evse.model,
-            serial_number=evse.cpid,
-        )
+        self._attr_device_info = charger_device_info(evse)
 
     @property
     def evse(self) -> Evse:
@@ -149,6 +203,69 @@ class EvEnergyPriceEntity(CoordinatorEntity[EvEnergyPriceCoordinator]):
         )
 
 
+class EvEnergyAccountEntity(EvEnergyEntity):
+    """An entity of the account's service device, from the live poll."""
+
+    def __init__(self, coordinator: EvEnergyCoordinator, description: EntityDescription) -> None:
+        """Attach to the account's device."""
+        user_id = coordinator.data.user.id
+        super().__init__(coordinator, user_id, description)
+        self._attr_device_info = account_device_info(user_id)
+
+
+class EvEnergySessionEntity(CoordinatorEntity[EvEnergySessionsCoordinator]):
+    """A vehicle entity read from its latest charging session."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: EvEnergySessionsCoordinator,
+        vehicle: Vehicle,
+        description: EntityDescription,
+    ) -> None:
+        """Attach to the vehicle's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.vehicle_id = vehicle.id
+        self._attr_unique_id = f"{vehicle.id}_{description.key}"
+        self._attr_device_info = vehicle_device_info(vehicle)
+
+    @property
+    def session(self) -> ChargingSession | None:
+        """The vehicle's latest session, if there is one."""
+        return self.coordinator.data.get(self.vehicle_id) if self.coordinator.data else None
+
+
+class EvEnergyConnectivityEntity(CoordinatorEntity[EvEnergyConnectivityCoordinator]):
+    """A charger entity read from its connectivity snapshot."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: EvEnergyConnectivityCoordinator,
+        evse: Evse,
+        description: EntityDescription,
+    ) -> None:
+        """Attach to the charger's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.evse_id = evse.id
+        self._attr_unique_id = f"{evse.id}_{description.key}"
+        self._attr_device_info = charger_device_info(evse)
+
+    @property
+    def connectivity(self) -> EvseConnectivity | None:
+        """The charger's last connectivity snapshot."""
+        return self.coordinator.data.get(self.evse_id) if self.coordinator.data else None
+
+    @property
+    def available(self) -> bool:
+        """Unavailable until the charger's connectivity has been read."""
+        return super().available and self.connectivity is not None
+
+
 def translate_error(err: EvEnergyError) -> HomeAssistantError:
     """Return the user-facing, translated form of a failed API call."""
     if isinstance(err, EvEnergyAuthError):
@@ -168,7 +285,7 @@ def translate_error(err: EvEnergyError) -> HomeAssistantError:
     return HomeAssistantError(translation_domain=DOMAIN, translation_key="cannot_connect")
 
 
-def handle_api_errors[EntityT: EvEnergyEntity, **P](
+def handle_api_errors[EntityT: CoordinatorEntity[Any], **P](
     func: Callable[Concatenate[EntityT, P], Coroutine[Any, Any, None]],
 ) -> Callable[Concatenate[EntityT, P], Coroutine[Any, Any, None]]:
     """Turn API failures of a write into translated errors; the entity shows the real state."""

@@ -13,8 +13,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import CHARGE_LIMIT_RANGE, EvEnergyClient, Vehicle
 from .const import DOMAIN
-from .coordinator import EvEnergyConfigEntry
-from .entity import EvEnergyVehicleEntity, handle_api_errors
+from .coordinator import EvEnergyConfigEntry, EvEnergyData
+from .entity import EvEnergyVehicleEntity, async_add_resource_entities, handle_api_errors
 
 PARALLEL_UPDATES = 1
 
@@ -49,11 +49,15 @@ async def async_setup_entry(
 ) -> None:
     """Create the numbers of every vehicle."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(
-        VehicleNumber(coordinator, vehicle, description)
-        for vehicle in coordinator.data.vehicles.values()
-        for description in VEHICLE_NUMBERS
-    )
+
+    def build(data: EvEnergyData, resource_id: str) -> list[VehicleNumber]:
+        if vehicle := data.vehicles.get(resource_id):
+            return [
+                VehicleNumber(coordinator, vehicle, description) for description in VEHICLE_NUMBERS
+            ]
+        return []
+
+    async_add_resource_entities(entry, async_add_entities, build)
 
 
 class VehicleNumber(EvEnergyVehicleEntity, NumberEntity):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -16,28 +17,45 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import (
     PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
+    UnitOfElectricPotential,
     UnitOfEnergy,
     UnitOfLength,
+    UnitOfMass,
     UnitOfPower,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .api import (
+    ChargingMode,
+    ChargingSession,
+    ControlPilot,
     Evse,
+    EvseConnectivity,
     EvseStatus,
     IntegrationStatus,
+    LifecycleState,
     LockMode,
     PriceInterval,
     Vehicle,
     VehicleState,
     VehicleStatus,
+    minor_to_major,
 )
-from .coordinator import EvEnergyConfigEntry, PriceView
-from .entity import EvEnergyChargerEntity, EvEnergyPriceEntity, EvEnergyVehicleEntity
+from .coordinator import EvEnergyConfigEntry, EvEnergyData, EvEnergySessionsCoordinator, PriceView
+from .entity import (
+    EvEnergyAccountEntity,
+    EvEnergyChargerEntity,
+    EvEnergyConnectivityEntity,
+    EvEnergyPriceEntity,
+    EvEnergySessionEntity,
+    EvEnergyVehicleEntity,
+    async_add_resource_entities,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -53,9 +71,9 @@ def _evse_status[T](read: Callable[[EvseStatus], T]) -> Callable[[Evse], T | Non
     return lambda evse: read(evse.status) if evse.status is not None else None
 
 
-def _lower(value: IntegrationStatus | VehicleState | LockMode | None) -> str | None:
-    # The API's UNKNOWN vehicle state is Home Assistant's unknown, not an option of its own.
-    if value is None or value == VehicleState.UNKNOWN:
+def _lower(value: StrEnum | None) -> str | None:
+    # The API's UNKNOWN states are Home Assistant's unknown, not an option of their own.
+    if value is None or value.value == "UNKNOWN":
         return None
     return value.value.lower()
 
@@ -183,6 +201,154 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_evse_status(lambda status: status.sampled_at),
     ),
+    ChargerSensorDescription(
+        key="lifecycle_state",
+        translation_key="lifecycle_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[s.value.lower() for s in LifecycleState if s is not LifecycleState.UNKNOWN],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda evse: _lower(evse.lifecycle_state),
+    ),
+    ChargerSensorDescription(
+        key="voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
+        suggested_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=_evse_status(lambda status: status.voltage_millivolts),
+    ),
+    ChargerSensorDescription(
+        key="control_pilot",
+        translation_key="control_pilot",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value.lower() for state in ControlPilot],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=_evse_status(lambda status: _lower(status.control_pilot_status)),
+    ),
+    ChargerSensorDescription(
+        key="signal_strength",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=_evse_status(lambda status: status.signal_strength_rssi_dbm),
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectivitySensorDescription(SensorEntityDescription):
+    """A sensor read from a charger's connectivity snapshot."""
+
+    value_fn: Callable[[EvseConnectivity], SensorValue]
+
+
+CONNECTIVITY_SENSORS: tuple[ConnectivitySensorDescription, ...] = (
+    ConnectivitySensorDescription(
+        key="connection_reliability",
+        translation_key="connection_reliability",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda connectivity: connectivity.connection_reliability_30d,
+    ),
+    ConnectivitySensorDescription(
+        key="firmware_version",
+        translation_key="firmware_version",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda connectivity: connectivity.firmware_version,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionSensorDescription(SensorEntityDescription):
+    """A sensor read from a vehicle's latest charging session."""
+
+    value_fn: Callable[[ChargingSession], SensorValue]
+    monetary: bool = False
+
+
+def _money(amount: int | None, session: ChargingSession) -> Decimal | None:
+    if amount is None or session.currency is None:
+        return None
+    return minor_to_major(amount, session.currency)
+
+
+SESSION_SENSORS: tuple[SessionSensorDescription, ...] = (
+    SessionSensorDescription(
+        key="last_session_energy",
+        translation_key="last_session_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=lambda session: session.energy_watt_hours,
+    ),
+    SessionSensorDescription(
+        key="last_session_cost",
+        translation_key="last_session_cost",
+        device_class=SensorDeviceClass.MONETARY,
+        monetary=True,
+        value_fn=lambda session: _money(session.cost_minor_units, session),
+    ),
+    SessionSensorDescription(
+        key="last_session_savings",
+        translation_key="last_session_savings",
+        device_class=SensorDeviceClass.MONETARY,
+        monetary=True,
+        value_fn=lambda session: _money(session.savings_minor_units, session),
+    ),
+    SessionSensorDescription(
+        key="last_session_co2",
+        translation_key="last_session_co2",
+        device_class=SensorDeviceClass.WEIGHT,
+        native_unit_of_measurement=UnitOfMass.GRAMS,
+        suggested_unit_of_measurement=UnitOfMass.KILOGRAMS,
+        suggested_display_precision=2,
+        value_fn=lambda session: session.co2_grams,
+    ),
+    SessionSensorDescription(
+        key="last_session_start",
+        translation_key="last_session_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda session: session.start,
+    ),
+    SessionSensorDescription(
+        key="last_session_end",
+        translation_key="last_session_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda session: session.end,
+    ),
+    SessionSensorDescription(
+        key="last_session_mode",
+        translation_key="last_session_mode",
+        device_class=SensorDeviceClass.ENUM,
+        options=[mode.value.lower() for mode in ChargingMode],
+        value_fn=lambda session: _lower(session.mode),
+    ),
+)
+
+SESSION_ENERGY = SensorEntityDescription(
+    key="session_energy",
+    translation_key="session_energy",
+    device_class=SensorDeviceClass.ENERGY,
+    state_class=SensorStateClass.TOTAL_INCREASING,
+    native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+    suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    suggested_display_precision=2,
+)
+
+CARBON_INTENSITY = SensorEntityDescription(
+    key="carbon_intensity",
+    translation_key="carbon_intensity",
+    native_unit_of_measurement="gCO2eq/kWh",
+    state_class=SensorStateClass.MEASUREMENT,
 )
 
 
@@ -249,22 +415,27 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create the sensors of every vehicle, charger and the account."""
-    coordinator = entry.runtime_data.coordinator
-    data = coordinator.data
-    entities: list[SensorEntity] = [
-        VehicleSensor(coordinator, vehicle, description)
-        for vehicle in data.vehicles.values()
-        for description in VEHICLE_SENSORS
-    ]
-    entities.extend(
-        ChargerSensor(coordinator, evse, description)
-        for evse in data.evses.values()
-        for description in CHARGER_SENSORS
-    )
-    if data.tariff is not None:
-        prices = entry.runtime_data.prices
-        entities.extend(PriceSensor(prices, description) for description in PRICE_SENSORS)
-    async_add_entities(entities)
+    runtime = entry.runtime_data
+    coordinator = runtime.coordinator
+
+    def build(data: EvEnergyData, resource_id: str) -> list[SensorEntity]:
+        if vehicle := data.vehicles.get(resource_id):
+            return [
+                *(VehicleSensor(coordinator, vehicle, d) for d in VEHICLE_SENSORS),
+                *(SessionSensor(runtime.sessions, vehicle, d) for d in SESSION_SENSORS),
+                SessionEnergySensor(runtime.sessions, vehicle, SESSION_ENERGY),
+            ]
+        evse = data.evses[resource_id]
+        return [
+            *(ChargerSensor(coordinator, evse, d) for d in CHARGER_SENSORS),
+            *(ConnectivitySensor(runtime.connectivity, evse, d) for d in CONNECTIVITY_SENSORS),
+        ]
+
+    async_add_resource_entities(entry, async_add_entities, build)
+    account: list[SensorEntity] = [CarbonIntensitySensor(coordinator, CARBON_INTENSITY)]
+    if coordinator.data.tariff is not None:
+        account.extend(PriceSensor(runtime.prices, description) for description in PRICE_SENSORS)
+    async_add_entities(account)
 
 
 class VehicleSensor(EvEnergyVehicleEntity, SensorEntity):
@@ -310,3 +481,84 @@ class PriceSensor(EvEnergyPriceEntity, SensorEntity):
     def extra_state_attributes(self) -> dict[str, Any]:
         """Interval bounds and, on the current price, the known price list."""
         return self.entity_description.attributes_fn(self.prices)
+
+
+class ConnectivitySensor(EvEnergyConnectivityEntity, SensorEntity):
+    """A charger connectivity sensor (read hourly)."""
+
+    entity_description: ConnectivitySensorDescription
+
+    @property
+    def native_value(self) -> SensorValue:
+        """The value from the last read."""
+        connectivity = self.connectivity
+        return self.entity_description.value_fn(connectivity) if connectivity else None
+
+
+class SessionSensor(EvEnergySessionEntity, SensorEntity):
+    """A sensor of the vehicle's latest charging session."""
+
+    entity_description: SessionSensorDescription
+
+    @property
+    def native_value(self) -> SensorValue:
+        """The value from the latest session; unknown before the first one."""
+        session = self.session
+        return self.entity_description.value_fn(session) if session else None
+
+    @property
+    def native_unit_of_measurement(self) -> str | None:
+        """The session's currency for money; the description's unit otherwise."""
+        if self.entity_description.monetary:
+            return self.session.currency if self.session else None
+        return super().native_unit_of_measurement
+
+
+class SessionEnergySensor(EvEnergySessionEntity, SensorEntity):
+    """Energy of the current (or last) session, safe for the Energy dashboard.
+
+    It only grows within a session and drops to the new session's energy when one starts,
+    which total_increasing statistics count as a new meter cycle: nothing negative, nothing
+    counted twice. A late, lower figure for the same session is ignored for that reason.
+    """
+
+    def __init__(
+        self,
+        coordinator: EvEnergySessionsCoordinator,
+        vehicle: Vehicle,
+        description: SensorEntityDescription,
+    ) -> None:
+        """Start with no session seen."""
+        super().__init__(coordinator, vehicle, description)
+        self._session_id: str | None = None
+        self._energy: int | None = None
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        session = self.session
+        energy = session.energy_watt_hours if session else None
+        if session is not None and energy is not None:
+            if session.id != self._session_id or self._energy is None:
+                self._session_id, self._energy = session.id, energy
+            else:
+                self._energy = max(self._energy, energy)
+        super()._handle_coordinator_update()
+
+    async def async_added_to_hass(self) -> None:
+        """Read the current session at once."""
+        await super().async_added_to_hass()
+        self._handle_coordinator_update()
+
+    @property
+    def native_value(self) -> int | None:
+        """Energy delivered in the session so far."""
+        return self._energy
+
+
+class CarbonIntensitySensor(EvEnergyAccountEntity, SensorEntity):
+    """The grid's carbon intensity at the account's home location."""
+
+    @property
+    def native_value(self) -> int | None:
+        """gCO2eq/kWh as ev.energy last reported it."""
+        return self.coordinator.data.user.carbon_intensity_grams_per_kilowatt_hour

@@ -23,7 +23,15 @@ from .exceptions import (
     EvEnergyRateLimitError,
     EvEnergyResponseError,
 )
-from .models import Evse, Tariff, User, Vehicle, parse_problem
+from .models import (
+    ChargingSession,
+    Evse,
+    EvseConnectivity,
+    Tariff,
+    User,
+    Vehicle,
+    parse_problem,
+)
 from .prices import PriceInterval, intervals_from_api
 
 _LOGGER = logging.getLogger(__name__)
@@ -31,6 +39,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_API_URL: Final = "https://api.ev.energy"
 API_VERSION: Final = "2"
 PAGE_SIZE: Final = 100
+SESSIONS_PAGE_SIZE: Final = 50
 # 50 pages of 100 is far beyond any household; the bound stops a misbehaving Link header.
 MAX_PAGES: Final = 50
 REQUEST_TIMEOUT: Final = aiohttp.ClientTimeout(total=30)
@@ -144,6 +153,33 @@ class EvEnergyClient:
             raise ValueError(f"charge limit must be a whole number 50..100, not {percentage}")
         body = {"maximum_charge_limit_percentage": percentage}
         return await self._patch_vehicle(vehicle_id, body)
+
+    async def async_set_smart_charging(self, vehicle_id: str, enabled: bool) -> Vehicle:
+        """Turn smart charging on or off and return the updated vehicle."""
+        return await self._patch_vehicle(vehicle_id, {"smart_charging_enabled": bool(enabled)})
+
+    async def async_get_sessions(self) -> list[ChargingSession]:
+        """Return the most recent charging sessions (newest first), with sub-sessions.
+
+        One page is enough: only each vehicle's latest session is shown.
+        """
+        items = await self._get_list(
+            self._base / "charging_sessions",
+            [*_expand("sub_sessions"), ("page_size", str(SESSIONS_PAGE_SIZE))],
+            max_pages=1,
+        )
+        return _parse_each(items, ChargingSession.from_api)
+
+    async def async_boost(self, session_id: str, start: bool) -> None:
+        """Start or end boost charging on an open session."""
+        action = "boost_start" if start else "boost_end"
+        await self._request("POST", self._base / "charging_sessions" / session_id / action)
+
+    async def async_get_connectivity(self, evse_id: str) -> EvseConnectivity:
+        """Return a charger's connectivity snapshot."""
+        return EvseConnectivity.from_api(
+            await self._get(self._base / "evses" / evse_id / "connectivity")
+        )
 
     async def _patch_vehicle(self, vehicle_id: str, body: dict[str, Any]) -> Vehicle:
         data, _ = await self._request(

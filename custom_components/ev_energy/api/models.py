@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 import logging
 from typing import Any
@@ -52,6 +52,31 @@ class LockMode(StrEnum):
     UNLOCKED = "UNLOCKED"
     SMART = "SMART"
     LOCKED = "LOCKED"
+
+
+class LifecycleState(StrEnum):
+    """Where a charger is in its onboarding lifecycle."""
+
+    CREATED_LINKED = "CREATED_LINKED"
+    INSTALLED = "INSTALLED"
+    COMMISSIONED = "COMMISSIONED"
+    DECOMMISSIONED = "DECOMMISSIONED"
+    UNKNOWN = "UNKNOWN"
+    PROBABLY_INSTALLED = "PROBABLY_INSTALLED"
+    UNPAIRED = "UNPAIRED"
+    PENDING = "PENDING"
+    ENROLLED = "ENROLLED"
+
+
+class ControlPilot(StrEnum):
+    """SAE J1772 control pilot state of a charger."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+    F = "F"
 
 
 class TariffType(StrEnum):
@@ -222,7 +247,7 @@ class EvseStatus:
     charge_rate_watts: int | None
     meter_reading_watt_hours: int | None
     voltage_millivolts: int | None
-    control_pilot_status: str | None
+    control_pilot_status: ControlPilot | None
     mode: str | None
     signal_strength_rssi_dbm: int | None
     is_enabled: bool | None
@@ -237,7 +262,7 @@ class EvseStatus:
             charge_rate_watts=_int(data, "charge_rate_watts"),
             meter_reading_watt_hours=_int(data, "meter_reading_watt_hours"),
             voltage_millivolts=_int(data, "voltage_millivolts"),
-            control_pilot_status=_str(data, "control_pilot_status"),
+            control_pilot_status=_enum(data, "control_pilot_status", ControlPilot),
             mode=_str(data, "mode"),
             signal_strength_rssi_dbm=_int(data, "signal_strength_rssi_dbm"),
             is_enabled=_bool(data, "is_enabled"),
@@ -253,7 +278,7 @@ class Evse:
     make: str | None
     model: str | None
     lock_mode: LockMode | None
-    lifecycle_state: str | None
+    lifecycle_state: LifecycleState | None
     status: EvseStatus | None
 
     @classmethod
@@ -269,7 +294,7 @@ class Evse:
             make=_name(make),
             model=_name(model),
             lock_mode=_enum(data, "lock_mode", LockMode),
-            lifecycle_state=_str(data, "lifecycle_state"),
+            lifecycle_state=_enum(data, "lifecycle_state", LifecycleState),
             status=EvseStatus.from_api(status) if status is not None else None,
         )
 
@@ -348,3 +373,148 @@ def parse_problem(status: int, body: object) -> Problem:
         type=_str(data, "type"),
         field_errors=field_errors,
     )
+
+
+class ChargingMode(StrEnum):
+    """How a sub-session charged."""
+
+    SMART = "SMART"
+    BOOST = "BOOST"
+    UNMANAGED_HOME = "UNMANAGED_HOME"
+    UNMANAGED_OTG = "UNMANAGED_OTG"
+    MANAGED_OTG = "MANAGED_OTG"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SubSession:
+    """A stretch of a charging session in one mode."""
+
+    start: datetime | None
+    end: datetime | None
+    mode: ChargingMode | None
+    energy_watt_hours: int | None
+    cost_minor_units: int | None
+    currency: str | None
+    co2_grams: int | None
+    savings_minor_units: int | None
+
+    @classmethod
+    def from_api(cls, data: JsonObject) -> SubSession:
+        """Parse a ChargingSubSession."""
+        currency = _str(data, "currency")
+        return cls(
+            start=_datetime(data, "start"),
+            end=_datetime(data, "end"),
+            mode=_enum(data, "mode", ChargingMode),
+            energy_watt_hours=_int(data, "energy_delivered_watt_hours"),
+            cost_minor_units=_int(data, "cost"),
+            currency=currency.upper() if currency else None,
+            co2_grams=_int(data, "total_co2_grams"),
+            savings_minor_units=_int(data, "savings_cost"),
+        )
+
+
+def _total(values: list[int | None]) -> int | None:
+    """Sum the known values; None when none is known."""
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChargingSession:
+    """One plug-in episode of a vehicle, with its sub-sessions in time order."""
+
+    id: str
+    start: datetime | None
+    end: datetime | None
+    vehicle_id: str | None
+    evse_id: str | None
+    sub_sessions: tuple[SubSession, ...]
+
+    @classmethod
+    def from_api(cls, raw: object) -> ChargingSession:
+        """Parse a ChargingSession, with `sub_sessions` expanded or as URLs."""
+        data, session_id = _require_id(raw)
+        subs = data.get("sub_sessions")
+        parsed = (
+            [SubSession.from_api(s) for s in subs if isinstance(s, Mapping)]
+            if isinstance(subs, list)
+            else []
+        )
+        parsed.sort(key=lambda sub: sub.start or datetime.min.replace(tzinfo=UTC))
+        return cls(
+            id=session_id,
+            start=_datetime(data, "start"),
+            end=_datetime(data, "end"),
+            vehicle_id=id_from_reference(data.get("vehicle")),
+            evse_id=id_from_reference(data.get("evse")),
+            sub_sessions=tuple(parsed),
+        )
+
+    @property
+    def is_open(self) -> bool:
+        """Still plugged in."""
+        return self.end is None
+
+    @property
+    def mode(self) -> ChargingMode | None:
+        """The mode of the latest sub-session."""
+        return self.sub_sessions[-1].mode if self.sub_sessions else None
+
+    @property
+    def is_boosting(self) -> bool:
+        """Plugged in with a boost sub-session in progress."""
+        if not self.is_open or not self.sub_sessions:
+            return False
+        latest = self.sub_sessions[-1]
+        return latest.end is None and latest.mode is ChargingMode.BOOST
+
+    @property
+    def energy_watt_hours(self) -> int | None:
+        """Energy delivered over all sub-sessions."""
+        return _total([sub.energy_watt_hours for sub in self.sub_sessions])
+
+    @property
+    def cost_minor_units(self) -> int | None:
+        """Cost over all sub-sessions."""
+        return _total([sub.cost_minor_units for sub in self.sub_sessions])
+
+    @property
+    def savings_minor_units(self) -> int | None:
+        """Savings over all sub-sessions."""
+        return _total([sub.savings_minor_units for sub in self.sub_sessions])
+
+    @property
+    def co2_grams(self) -> int | None:
+        """CO2 over all sub-sessions."""
+        return _total([sub.co2_grams for sub in self.sub_sessions])
+
+    @property
+    def currency(self) -> str | None:
+        """The currency of the session's costs."""
+        return next((sub.currency for sub in self.sub_sessions if sub.currency), None)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EvseConnectivity:
+    """A charger's connectivity snapshot (slow-changing)."""
+
+    signal_strength_rssi_dbm: int | None
+    connection_reliability_30d: int | None
+    firmware_version: str | None
+    ip_address: str | None
+    iccid: str | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> EvseConnectivity:
+        """Parse an EVSEConnectivity."""
+        if not isinstance(raw, Mapping):
+            raise EvEnergyResponseError("expected an object for EVSE connectivity")
+        data: JsonObject = raw
+        return cls(
+            signal_strength_rssi_dbm=_int(data, "signal_strength_rssi_dbm"),
+            connection_reliability_30d=_int(data, "connection_reliability_30d"),
+            firmware_version=_str(data, "firmware_version"),
+            ip_address=_str(data, "ip_address"),
+            iccid=_str(data, "iccid"),
+        )
