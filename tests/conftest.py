@@ -139,6 +139,8 @@ class MockApi:
         default_factory=lambda: load_json_object_fixture("connectivity.json")
     )
     faults: dict[str, list[Fault]] = field(default_factory=dict)
+    # When set, every answer carries X-RateLimit-Limit/Remaining like the real API.
+    rate_limit: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         """Register every endpoint once; answers are computed per request."""
@@ -194,6 +196,13 @@ class MockApi:
                     exc=fault.exc,
                 )
             body, headers = answer(request_url, data)
+            if self.rate_limit is not None:
+                limit, remaining = self.rate_limit
+                headers = {
+                    **headers,
+                    "X-RateLimit-Limit": str(limit),
+                    "X-RateLimit-Remaining": str(remaining),
+                }
             return AiohttpClientMockResponse(method, request_url, json=body, headers=headers)
 
         self.aioclient_mock.request(method, url, side_effect=respond)

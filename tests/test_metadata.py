@@ -198,6 +198,9 @@ def code_translation_refs() -> list[tuple[str, str, ast.Call]]:
                     refs.append((where, f"exceptions.{key}.message", call))
                 elif name == "DeviceInfo":
                     refs.append((where, f"device.{key}.name", call))
+                elif name == "async_create_issue":
+                    refs.append((where, f"issues.{key}.title", call))
+                    refs.append((where, f"issues.{key}.description", call))
                 elif name.endswith("Description") and file.stem in PLATFORM_MODULES:
                     refs.append((where, f"entity.{file.stem}.{key}.name", call))
                 else:
@@ -208,7 +211,7 @@ def code_translation_refs() -> list[tuple[str, str, ast.Call]]:
 def test_code_translation_keys_exist() -> None:
     en, refs = strings(), code_translation_refs()
     sections = {path.split(".")[0] for _, path, _ in refs}
-    assert sections == {"device", "entity", "exceptions"}, f"the scan only found {sections}"
+    assert sections == {"device", "entity", "exceptions", "issues"}, f"the scan found {sections}"
     for where, path, call in refs:
         text = lookup(en, path)
         assert isinstance(text, str), f"{where}: {path} is missing from en.json"

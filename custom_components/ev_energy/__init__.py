@@ -24,6 +24,7 @@ from .coordinator import (
     EvEnergyRuntimeData,
     EvEnergySessionsCoordinator,
 )
+from .issues import async_check_scopes
 from .oauth import OAuth2SessionAuth
 from .services import async_setup_services
 
@@ -60,6 +61,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     )
     coordinator = EvEnergyCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
+    async_check_scopes(hass, entry.entry_id, entry.data["token"])
     prices = EvEnergyPriceCoordinator(hass, entry, client, coordinator)
     sessions = EvEnergySessionsCoordinator(hass, entry, client, coordinator)
     connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, coordinator)

@@ -30,6 +30,15 @@ SCOPES: Final = (
 )
 
 UPDATE_INTERVAL: Final = timedelta(seconds=60)
+# Adaptive polling: every minute while a car or charger is plugged in or charging, every five
+# minutes otherwise, and every 15 minutes when the API's rate limit runs low.
+IDLE_UPDATE_INTERVAL: Final = timedelta(minutes=5)
+LOW_BUDGET_UPDATE_INTERVAL: Final = timedelta(minutes=15)
+# Slow down to the idle pace once our own requests in the last hour exceed this share of the
+# limit, and to the low-budget pace when less than LOW_REMAINING_SHARE of it is left.
+HOURLY_SHARE: Final = 0.25
+LOW_REMAINING_SHARE: Final = 0.1
+DEFAULT_RATE_LIMIT: Final = 1000
 # The user's tariff assignment rarely changes; re-reading it hourly keeps the poll at 3 calls.
 USER_REFRESH_INTERVAL: Final = timedelta(hours=1)
 

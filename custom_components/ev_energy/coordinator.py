@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time as dt_time, timedelta
 from decimal import Decimal
 import logging
 import time
-from typing import NoReturn, cast
+from typing import Any, NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from homeassistant.config_entries import ConfigEntry
@@ -40,7 +41,12 @@ from .api import (
 )
 from .const import (
     CONNECTIVITY_REFRESH_INTERVAL,
+    DEFAULT_RATE_LIMIT,
     DOMAIN,
+    HOURLY_SHARE,
+    IDLE_UPDATE_INTERVAL,
+    LOW_BUDGET_UPDATE_INTERVAL,
+    LOW_REMAINING_SHARE,
     MISSING_POLLS_BEFORE_REMOVAL,
     PRICE_REFRESH_INTERVAL,
     RATE_TARIFF_DAYS,
@@ -48,6 +54,7 @@ from .const import (
     UPDATE_INTERVAL,
     USER_REFRESH_INTERVAL,
 )
+from .issues import async_set_permission_issue
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,6 +80,23 @@ class EvEnergyRuntimeData:
     prices: EvEnergyPriceCoordinator
     sessions: EvEnergySessionsCoordinator
     connectivity: EvEnergyConnectivityCoordinator
+
+
+async def async_guarded[T](
+    coordinator: DataUpdateCoordinator[Any], feature: str, call: Awaitable[T]
+) -> T:
+    """Await an API call for `feature`; a 403 becomes a repair issue as well as a failure."""
+    entry_id = coordinator.config_entry.entry_id if coordinator.config_entry else ""
+    try:
+        result = await call
+    except EvEnergyApiError as err:
+        if err.status == 403:
+            async_set_permission_issue(coordinator.hass, entry_id, feature, denied=True)
+        raise_update_failed(err)
+    except EvEnergyError as err:
+        raise_update_failed(err)
+    async_set_permission_issue(coordinator.hass, entry_id, feature, denied=False)
+    return result
 
 
 def raise_update_failed(err: EvEnergyError) -> NoReturn:
@@ -118,6 +142,7 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
         self.client = client
         self._user: User | None = None
         self._user_read_at = 0.0
+        self.last_success: datetime | None = None
         # Vehicles and chargers that have a device; platforms add entities for new ones.
         self.active_ids: set[str] = set()
         self._missing_polls: dict[str, int] = {}
@@ -165,7 +190,24 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
             tariff=tariff,
         )
         self._track_resources(data)
+        self.update_interval = self._next_interval(data)
+        self.last_success = dt_util.utcnow()
         return data
+
+    def _next_interval(self, data: EvEnergyData) -> timedelta:
+        """Poll fast only while something charges, and never beyond the budget."""
+        statuses = [v.status for v in data.vehicles.values()] + [
+            e.status for e in data.evses.values()
+        ]
+        active = any(s is not None and (s.is_plugged_in or s.is_charging) for s in statuses)
+        interval = UPDATE_INTERVAL if active else IDLE_UPDATE_INTERVAL
+        limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
+        remaining = self.client.rate_limit_remaining
+        if remaining is not None and remaining < limit * LOW_REMAINING_SHARE:
+            return max(interval, LOW_BUDGET_UPDATE_INTERVAL)
+        if self.client.requests_last_hour >= limit * HOURLY_SHARE:
+            return max(interval, IDLE_UPDATE_INTERVAL)
+        return interval
 
     def _track_resources(self, data: EvEnergyData) -> None:
         """Adopt new vehicles/chargers; remove devices gone for several polls in a row."""
@@ -251,11 +293,11 @@ class EvEnergyPriceCoordinator(DataUpdateCoordinator[PriceSchedule]):
                 )
             )
         since = datetime.combine(today, dt_time(), zone)
-        try:
-            intervals = await self.client.async_get_prices(tariff.id, tariff.currency, since)
-        except EvEnergyError as err:
-            raise_update_failed(err)
-        return PriceSchedule(intervals)
+        return PriceSchedule(
+            await async_guarded(
+                self, "prices", self.client.async_get_prices(tariff.id, tariff.currency, since)
+            )
+        )
 
     @callback
     def async_update_listeners(self) -> None:
@@ -417,10 +459,7 @@ class EvEnergySessionsCoordinator(DataUpdateCoordinator[dict[str, ChargingSessio
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
     async def _async_update_data(self) -> dict[str, ChargingSession]:
-        try:
-            sessions = await self.client.async_get_sessions()
-        except EvEnergyError as err:
-            raise_update_failed(err)
+        sessions = await async_guarded(self, "sessions", self.client.async_get_sessions())
         latest: dict[str, ChargingSession] = {}
         for session in sorted(
             sessions, key=lambda s: s.start or datetime.min.replace(tzinfo=UTC), reverse=True

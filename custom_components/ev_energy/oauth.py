@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
 from aiohttp import ClientError
@@ -9,6 +10,7 @@ from homeassistant.exceptions import OAuth2TokenRequestBaseError, OAuth2TokenReq
 from homeassistant.helpers.config_entry_oauth2_flow import OAuth2Session
 
 from .api import AbstractAuth, EvEnergyAuthError, EvEnergyConnectionError
+from .issues import REFRESH_FAILING_FOR, async_set_refresh_issue
 
 
 class OAuth2SessionAuth(AbstractAuth):
@@ -17,16 +19,27 @@ class OAuth2SessionAuth(AbstractAuth):
     def __init__(self, oauth_session: OAuth2Session) -> None:
         """Wrap the entry's OAuth2 session."""
         self._oauth_session = oauth_session
+        self._failing_since: float | None = None
 
     async def async_get_access_token(self) -> str:
         """Return a valid access token, refreshing an expired one."""
+        session = self._oauth_session
         try:
-            await self._oauth_session.async_ensure_token_valid()
+            await session.async_ensure_token_valid()
         except OAuth2TokenRequestReauthError as err:
             raise EvEnergyAuthError("the refresh token was refused") from err
         except (OAuth2TokenRequestBaseError, ClientError, TimeoutError) as err:
+            # Concurrent calls fail together, so "keeps failing" is measured in time.
+            now = time.monotonic()
+            if self._failing_since is None:
+                self._failing_since = now
+            elif now - self._failing_since >= REFRESH_FAILING_FOR.total_seconds():
+                async_set_refresh_issue(session.hass, session.config_entry.entry_id, failing=True)
             raise EvEnergyConnectionError("the token endpoint could not be reached") from err
-        return cast("str", self._oauth_session.token["access_token"])
+        if self._failing_since is not None:
+            self._failing_since = None
+            async_set_refresh_issue(session.hass, session.config_entry.entry_id, failing=False)
+        return cast("str", session.token["access_token"])
 
     async def async_invalidate_access_token(self) -> None:
         """Mark the stored token expired so the next call refreshes it."""

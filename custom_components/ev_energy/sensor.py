@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -46,7 +46,13 @@ from .api import (
     VehicleStatus,
     minor_to_major,
 )
-from .coordinator import EvEnergyConfigEntry, EvEnergyData, EvEnergySessionsCoordinator, PriceView
+from .coordinator import (
+    EvEnergyConfigEntry,
+    EvEnergyCoordinator,
+    EvEnergyData,
+    EvEnergySessionsCoordinator,
+    PriceView,
+)
 from .entity import (
     EvEnergyAccountEntity,
     EvEnergyChargerEntity,
@@ -344,6 +350,60 @@ SESSION_ENERGY = SensorEntityDescription(
     suggested_display_precision=2,
 )
 
+
+@dataclass(frozen=True, kw_only=True)
+class HealthSensorDescription(SensorEntityDescription):
+    """How the connection to ev.energy is doing: shown even while it is failing."""
+
+    value_fn: Callable[[EvEnergyCoordinator], SensorValue]
+
+
+def _token_expiry(coordinator: EvEnergyCoordinator) -> datetime | None:
+    expires_at = coordinator.config_entry.data["token"].get("expires_at")
+    return datetime.fromtimestamp(expires_at, UTC) if isinstance(expires_at, int | float) else None
+
+
+HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
+    HealthSensorDescription(
+        key="api_requests_last_hour",
+        translation_key="api_requests_last_hour",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.client.requests_last_hour,
+    ),
+    HealthSensorDescription(
+        key="rate_limit_remaining",
+        translation_key="rate_limit_remaining",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.client.rate_limit_remaining,
+    ),
+    HealthSensorDescription(
+        key="last_successful_update",
+        translation_key="last_successful_update",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.last_success,
+    ),
+    HealthSensorDescription(
+        key="polling_interval",
+        translation_key="polling_interval",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: (
+            coordinator.update_interval.total_seconds() if coordinator.update_interval else None
+        ),
+    ),
+    HealthSensorDescription(
+        key="token_expiry",
+        translation_key="token_expiry",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_token_expiry,
+    ),
+)
+
 CARBON_INTENSITY = SensorEntityDescription(
     key="carbon_intensity",
     translation_key="carbon_intensity",
@@ -432,7 +492,10 @@ async def async_setup_entry(
         ]
 
     async_add_resource_entities(entry, async_add_entities, build)
-    account: list[SensorEntity] = [CarbonIntensitySensor(coordinator, CARBON_INTENSITY)]
+    account: list[SensorEntity] = [
+        CarbonIntensitySensor(coordinator, CARBON_INTENSITY),
+        *(HealthSensor(coordinator, description) for description in HEALTH_SENSORS),
+    ]
     if coordinator.data.tariff is not None:
         account.extend(PriceSensor(runtime.prices, description) for description in PRICE_SENSORS)
     async_add_entities(account)
@@ -562,3 +625,19 @@ class CarbonIntensitySensor(EvEnergyAccountEntity, SensorEntity):
     def native_value(self) -> int | None:
         """gCO2eq/kWh as ev.energy last reported it."""
         return self.coordinator.data.user.carbon_intensity_grams_per_kilowatt_hour
+
+
+class HealthSensor(EvEnergyAccountEntity, SensorEntity):
+    """A diagnostic of the connection; available even while ev.energy cannot be reached."""
+
+    entity_description: HealthSensorDescription
+
+    @property
+    def available(self) -> bool:
+        """Always: a stale "last successful update" is exactly what it should show."""
+        return True
+
+    @property
+    def native_value(self) -> SensorValue:
+        """The current figure."""
+        return self.entity_description.value_fn(self.coordinator)

@@ -1,0 +1,78 @@
+"""Repair issues: what the user has to fix themselves, and how."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+
+from .const import DOMAIN, SCOPES
+
+MISSING_SCOPES = "missing_scopes"
+TOKEN_REFRESH_FAILING = "token_refresh_failing"  # noqa: S105 (an issue id)
+# How long token renewals must keep failing (network or server errors) before the user is told.
+REFRESH_FAILING_FOR = timedelta(minutes=5)
+
+
+def _issue_id(entry_id: str, key: str) -> str:
+    return f"{entry_id}_{key}"
+
+
+@callback
+def async_check_scopes(hass: HomeAssistant, entry_id: str, token: Mapping[str, Any]) -> None:
+    """Raise a repair issue when ev.energy granted fewer scopes than the entities need."""
+    granted = token.get("scope")
+    missing = sorted(set(SCOPES) - set(granted.split())) if isinstance(granted, str) else []
+    issue_id = _issue_id(entry_id, MISSING_SCOPES)
+    if not missing:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="missing_scopes",
+        translation_placeholders={"scopes": ", ".join(missing)},
+    )
+
+
+@callback
+def async_set_permission_issue(
+    hass: HomeAssistant, entry_id: str, feature: str, denied: bool
+) -> None:
+    """Raise (or clear) an issue when ev.energy answers 403 for a feature."""
+    issue_id = _issue_id(entry_id, f"forbidden_{feature}")
+    if not denied:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="permission_denied",
+        translation_placeholders={"feature": feature},
+    )
+
+
+@callback
+def async_set_refresh_issue(hass: HomeAssistant, entry_id: str, failing: bool) -> None:
+    """Raise (or clear) the issue for a token refresh that keeps failing."""
+    issue_id = _issue_id(entry_id, TOKEN_REFRESH_FAILING)
+    if not failing:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="token_refresh_failing",
+    )

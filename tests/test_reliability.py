@@ -1,0 +1,223 @@
+"""Reliability: adaptive polling within the budget, visible health, repair issues."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from http import HTTPStatus
+
+from aiohttp import ClientConnectionError
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+
+from custom_components.ev_energy.const import DOMAIN
+
+from .conftest import (
+    NOW,
+    PRICES_URL,
+    TOKEN_URL,
+    VEHICLES_URL,
+    Fault,
+    MockApi,
+    make_token,
+    setup_integration,
+    state_of,
+)
+
+INTERVAL = "sensor.ev_energy_account_polling_interval"
+REQUESTS = "sensor.ev_energy_account_api_requests_in_the_last_hour"
+REMAINING = "sensor.ev_energy_account_api_rate_limit_remaining"
+LAST_SUCCESS = "sensor.ev_energy_account_last_successful_update"
+TOKEN_EXPIRY = "sensor.ev_energy_account_access_token_expiry"
+SOC = "sensor.family_car_state_of_charge"
+
+
+async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _idle(mock_api: MockApi) -> None:
+    """Nothing plugged in, nothing charging."""
+    for vehicle in mock_api.vehicles + mock_api.vehicles_page2:
+        if status := vehicle["latest_status_log"]:
+            status.update(is_plugged_in=False, is_charging=False)
+    for evse in mock_api.evses:
+        evse["latest_status_log"].update(is_plugged_in=False, is_charging=False)
+
+
+async def _live_polls(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_api: MockApi, minutes: int
+) -> int:
+    before = len(mock_api.calls(VEHICLES_URL))
+    for _ in range(minutes):
+        await _tick(hass, freezer, 60)
+    pages_per_poll = 2 if mock_api.vehicles_page2 else 1
+    return (len(mock_api.calls(VEHICLES_URL)) - before) // pages_per_poll
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_idle_polls_every_five_minutes(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """With nothing plugged in, live state is read every 5 minutes, then every minute again."""
+    _idle(mock_api)
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, INTERVAL).state == "300.0"
+    assert await _live_polls(hass, freezer, mock_api, 30) == 6
+
+    mock_api.vehicles[0]["latest_status_log"]["is_plugged_in"] = True
+    await _live_polls(hass, freezer, mock_api, 5)
+    assert state_of(hass, INTERVAL).state == "60.0"
+    assert await _live_polls(hass, freezer, mock_api, 10) == 10
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_slows_down_when_rate_limit_runs_low(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Below 10 % of the limit left, polling drops to every 15 minutes even while charging."""
+    mock_api.rate_limit = (1000, 80)
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, REMAINING).state == "80"
+    assert state_of(hass, INTERVAL).state == "900.0"
+    assert await _live_polls(hass, freezer, mock_api, 30) == 2
+
+    mock_api.rate_limit = (1000, 700)
+    await _live_polls(hass, freezer, mock_api, 15)
+    assert state_of(hass, INTERVAL).state == "60.0"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_own_hourly_share_caps_polling(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Past 25 % of a small limit in our own last hour, charging polls slow to idle pace."""
+    mock_api.rate_limit = (100, 90)
+    await setup_integration(hass, config_entry)
+    # Setup plus a few one-minute polls use up 25 of 100 requests ...
+    await _live_polls(hass, freezer, mock_api, 5)
+    assert int(state_of(hass, REQUESTS).state) >= 25
+    # ... so the pace drops to every 5 minutes.
+    assert state_of(hass, INTERVAL).state == "300.0"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_health_visible_during_outage(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """While ev.energy fails, health sensors stay available and show the last success."""
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, LAST_SUCCESS).state == NOW.isoformat()
+    expiry = config_entry.data["token"]["expires_at"]
+    assert state_of(hass, TOKEN_EXPIRY).state.startswith(str(NOW.year + 1))
+    assert expiry > NOW.timestamp()
+    requests_before = int(state_of(hass, REQUESTS).state)
+
+    mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=2)
+    await _tick(hass, freezer, 60)
+    assert state_of(hass, SOC).state == "unavailable"
+    assert state_of(hass, LAST_SUCCESS).state == NOW.isoformat()
+    assert int(state_of(hass, REQUESTS).state) > requests_before
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_missing_scopes_repair(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A sign-in without every needed scope raises a repair issue naming what is missing."""
+    token = {**config_entry.data["token"], "scope": "user:read vehicle:read evse:read"}
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, data={**config_entry.data, "token": token})
+    await setup_integration(hass, config_entry)
+    issue = issue_registry.async_get_issue(DOMAIN, f"{config_entry.entry_id}_missing_scopes")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "scopes": "carbon:read, charging_session:read, charging_session:write, "
+        "tariff:prices:read, tariff:read, vehicle:write"
+    }
+
+    full = {
+        **token,
+        "scope": "user:read vehicle:read vehicle:write evse:read tariff:read "
+        "tariff:prices:read charging_session:read charging_session:write carbon:read",
+    }
+    hass.config_entries.async_update_entry(config_entry, data={**config_entry.data, "token": full})
+    await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, f"{config_entry.entry_id}_missing_scopes") is None
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_forbidden_feature_repair(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A 403 on the price list raises an issue; it clears once access works."""
+    mock_api.fail(PRICES_URL, Fault(status=HTTPStatus.FORBIDDEN))
+    await setup_integration(hass, config_entry)
+    issue_id = f"{config_entry.entry_id}_forbidden_prices"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {"feature": "prices"}
+    # The current price falls back to the tariff's while the list is forbidden.
+    assert state_of(hass, "sensor.ev_energy_account_current_price").state == "0.24"
+
+    await _tick(hass, freezer, 30 * 60)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_refresh_keeps_failing_repair(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Token renewal failing for 5 minutes raises an issue; a successful one clears it."""
+    await setup_integration(hass, config_entry)
+    expired = {**config_entry.data["token"], "expires_at": 0}
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "token": expired}
+    )
+    aioclient_mock.post(TOKEN_URL, exc=ClientConnectionError("unreachable"))
+    issue_id = f"{config_entry.entry_id}_token_refresh_failing"
+
+    for _ in range(5):
+        await _tick(hass, freezer, 60)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await _tick(hass, freezer, 60)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert state_of(hass, SOC).state == "unavailable"
+    assert hass.config_entries.async_entries(DOMAIN) == [config_entry]
+
+    aioclient_mock.clear_requests()
+    mock_api.__post_init__()
+    aioclient_mock.post(TOKEN_URL, json=make_token("access-2"))
+    await _tick(hass, freezer, 60)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert state_of(hass, SOC).state == "63"
