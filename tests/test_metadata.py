@@ -198,7 +198,7 @@ def code_translation_refs() -> list[tuple[str, str, ast.Call]]:
                     refs.append((where, f"exceptions.{key}.message", call))
                 elif name == "DeviceInfo":
                     refs.append((where, f"device.{key}.name", call))
-                elif name == "async_create_issue":
+                elif name in {"async_create_issue", "_set_issue"}:
                     refs.append((where, f"issues.{key}.title", call))
                     refs.append((where, f"issues.{key}.description", call))
                 elif name.endswith("Description") and file.stem in PLATFORM_MODULES:

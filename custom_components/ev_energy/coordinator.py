@@ -244,13 +244,8 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
         )
 
 
-class EvEnergyPriceCoordinator(DataUpdateCoordinator[PriceSchedule]):
-    """Keeps the tariff's known price intervals and ticks at every price boundary.
-
-    The list is fetched every 30 minutes and right after the known horizon ends; between
-    fetches, listeners are told at each interval boundary from a local timer, so price states
-    flip on time with no request at the boundary.
-    """
+class _FollowerCoordinator[DataT](DataUpdateCoordinator[DataT]):
+    """A coordinator on its own (slower) cadence that reads what the live poll found."""
 
     config_entry: EvEnergyConfigEntry
 
@@ -260,17 +255,35 @@ class EvEnergyPriceCoordinator(DataUpdateCoordinator[PriceSchedule]):
         entry: EvEnergyConfigEntry,
         client: EvEnergyClient,
         main: EvEnergyCoordinator,
+        *,
+        name: str,
+        interval: timedelta,
     ) -> None:
-        """Read prices through `client` for the tariff `main` polls."""
+        """Poll `name` every `interval` through `client`, following `main`."""
         super().__init__(
-            hass,
-            _LOGGER,
-            config_entry=entry,
-            name=f"{DOMAIN} prices",
-            update_interval=PRICE_REFRESH_INTERVAL,
+            hass, _LOGGER, config_entry=entry, name=f"{DOMAIN} {name}", update_interval=interval
         )
         self.client = client
         self.main = main
+
+
+class EvEnergyPriceCoordinator(_FollowerCoordinator[PriceSchedule]):
+    """Keeps the tariff's known price intervals and ticks at every price boundary.
+
+    The list is fetched every 30 minutes and right after the known horizon ends; between
+    fetches, listeners are told at each interval boundary from a local timer, so price states
+    flip on time with no request at the boundary.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        client: EvEnergyClient,
+        main: EvEnergyCoordinator,
+    ) -> None:
+        """Read prices through `client` for the tariff `main` polls."""
+        super().__init__(hass, entry, client, main, name="prices", interval=PRICE_REFRESH_INTERVAL)
         self._unsub_boundary: CALLBACK_TYPE | None = None
         self._unsub_horizon: CALLBACK_TYPE | None = None
         entry.async_on_unload(self._cancel_timers)
@@ -413,10 +426,8 @@ class PriceView:
         return start.astimezone(UTC), end.astimezone(UTC)
 
 
-class EvEnergySessionsCoordinator(DataUpdateCoordinator[dict[str, ChargingSession]]):
+class EvEnergySessionsCoordinator(_FollowerCoordinator[dict[str, ChargingSession]]):
     """Each vehicle's latest charging session: every 5 minutes and when a plug changes."""
-
-    config_entry: EvEnergyConfigEntry
 
     def __init__(
         self,
@@ -427,15 +438,10 @@ class EvEnergySessionsCoordinator(DataUpdateCoordinator[dict[str, ChargingSessio
     ) -> None:
         """Read sessions through `client`; watch `main` for plug-ins and unplugs."""
         super().__init__(
-            hass,
-            _LOGGER,
-            config_entry=entry,
-            name=f"{DOMAIN} sessions",
-            update_interval=SESSIONS_REFRESH_INTERVAL,
+            hass, entry, client, main, name="sessions", interval=SESSIONS_REFRESH_INTERVAL
         )
-        self.client = client
         self._plugged = self._plug_states(main)
-        entry.async_on_unload(main.async_add_listener(lambda: self._on_live_update(main)))
+        entry.async_on_unload(main.async_add_listener(self._on_live_update))
 
     @staticmethod
     def _plug_states(main: EvEnergyCoordinator) -> dict[str, bool | None]:
@@ -445,11 +451,11 @@ class EvEnergySessionsCoordinator(DataUpdateCoordinator[dict[str, ChargingSessio
         }
 
     @callback
-    def _on_live_update(self, main: EvEnergyCoordinator) -> None:
+    def _on_live_update(self) -> None:
         """Read sessions at once on a plug-in (new session) or unplug (session ended)."""
-        if not main.last_update_success:
+        if not self.main.last_update_success:
             return
-        plugged = self._plug_states(main)
+        plugged = self._plug_states(self.main)
         changed = any(
             vehicle_id in self._plugged and self._plugged[vehicle_id] != state
             for vehicle_id, state in plugged.items()
@@ -469,10 +475,8 @@ class EvEnergySessionsCoordinator(DataUpdateCoordinator[dict[str, ChargingSessio
         return latest
 
 
-class EvEnergyConnectivityCoordinator(DataUpdateCoordinator[dict[str, EvseConnectivity]]):
+class EvEnergyConnectivityCoordinator(_FollowerCoordinator[dict[str, EvseConnectivity]]):
     """Chargers' connectivity (reliability, signal, firmware): slow-changing, read hourly."""
-
-    config_entry: EvEnergyConfigEntry
 
     def __init__(
         self,
@@ -483,14 +487,8 @@ class EvEnergyConnectivityCoordinator(DataUpdateCoordinator[dict[str, EvseConnec
     ) -> None:
         """Read each charger of `main` through `client`."""
         super().__init__(
-            hass,
-            _LOGGER,
-            config_entry=entry,
-            name=f"{DOMAIN} connectivity",
-            update_interval=CONNECTIVITY_REFRESH_INTERVAL,
+            hass, entry, client, main, name="connectivity", interval=CONNECTIVITY_REFRESH_INTERVAL
         )
-        self.client = client
-        self.main = main
 
     async def _async_update_data(self) -> dict[str, EvseConnectivity]:
         evse_ids = list(self.main.data.evses)

@@ -22,12 +22,16 @@ def _issue_id(entry_id: str, key: str) -> str:
 
 
 @callback
-def async_check_scopes(hass: HomeAssistant, entry_id: str, token: Mapping[str, Any]) -> None:
-    """Raise a repair issue when ev.energy granted fewer scopes than the entities need."""
-    granted = token.get("scope")
-    missing = sorted(set(SCOPES) - set(granted.split())) if isinstance(granted, str) else []
-    issue_id = _issue_id(entry_id, MISSING_SCOPES)
-    if not missing:
+def _set_issue(
+    hass: HomeAssistant,
+    issue_id: str,
+    active: bool,
+    *,
+    translation_key: str,
+    severity: ir.IssueSeverity = ir.IssueSeverity.WARNING,
+    placeholders: dict[str, str] | None = None,
+) -> None:
+    if not active:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
     ir.async_create_issue(
@@ -35,9 +39,23 @@ def async_check_scopes(hass: HomeAssistant, entry_id: str, token: Mapping[str, A
         DOMAIN,
         issue_id,
         is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
+        severity=severity,
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
+    )
+
+
+@callback
+def async_check_scopes(hass: HomeAssistant, entry_id: str, token: Mapping[str, Any]) -> None:
+    """Raise a repair issue when ev.energy granted fewer scopes than the entities need."""
+    granted = token.get("scope")
+    missing = sorted(set(SCOPES) - set(granted.split())) if isinstance(granted, str) else []
+    _set_issue(
+        hass,
+        _issue_id(entry_id, MISSING_SCOPES),
+        bool(missing),
         translation_key="missing_scopes",
-        translation_placeholders={"scopes": ", ".join(missing)},
+        placeholders={"scopes": ", ".join(missing)},
     )
 
 
@@ -46,33 +64,22 @@ def async_set_permission_issue(
     hass: HomeAssistant, entry_id: str, feature: str, denied: bool
 ) -> None:
     """Raise (or clear) an issue when ev.energy answers 403 for a feature."""
-    issue_id = _issue_id(entry_id, f"forbidden_{feature}")
-    if not denied:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-    ir.async_create_issue(
+    _set_issue(
         hass,
-        DOMAIN,
-        issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
+        _issue_id(entry_id, f"forbidden_{feature}"),
+        denied,
         translation_key="permission_denied",
-        translation_placeholders={"feature": feature},
+        placeholders={"feature": feature},
     )
 
 
 @callback
 def async_set_refresh_issue(hass: HomeAssistant, entry_id: str, failing: bool) -> None:
     """Raise (or clear) the issue for a token refresh that keeps failing."""
-    issue_id = _issue_id(entry_id, TOKEN_REFRESH_FAILING)
-    if not failing:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-    ir.async_create_issue(
+    _set_issue(
         hass,
-        DOMAIN,
-        issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
+        _issue_id(entry_id, TOKEN_REFRESH_FAILING),
+        failing,
         translation_key="token_refresh_failing",
+        severity=ir.IssueSeverity.ERROR,
     )
