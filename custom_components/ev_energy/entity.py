@@ -236,6 +236,18 @@ class EvEnergySessionEntity(CoordinatorEntity[EvEnergySessionsCoordinator]):
         """The vehicle's latest session, if there is one."""
         return self.coordinator.data.get(self.vehicle_id) if self.coordinator.data else None
 
+    async def async_added_to_hass(self) -> None:
+        """Also follow the live poll, which says whether the vehicle is still there."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.main.async_add_listener(self._handle_coordinator_update)
+        )
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when sessions cannot be read or the vehicle left the account."""
+        return super().available and self.vehicle_id in self.coordinator.main.data.vehicles
+
 
 class EvEnergyConnectivityEntity(CoordinatorEntity[EvEnergyConnectivityCoordinator]):
     """A charger entity read from its connectivity snapshot."""
@@ -260,10 +272,21 @@ class EvEnergyConnectivityEntity(CoordinatorEntity[EvEnergyConnectivityCoordinat
         """The charger's last connectivity snapshot."""
         return self.coordinator.data.get(self.evse_id) if self.coordinator.data else None
 
+    async def async_added_to_hass(self) -> None:
+        """Also follow the live poll, which says whether the charger is still there."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.main.async_add_listener(self._handle_coordinator_update)
+        )
+
     @property
     def available(self) -> bool:
-        """Unavailable until the charger's connectivity has been read."""
-        return super().available and self.connectivity is not None
+        """Unavailable until read, or once the charger left the account."""
+        return (
+            super().available
+            and self.connectivity is not None
+            and self.evse_id in self.coordinator.main.data.evses
+        )
 
 
 def translate_error(err: EvEnergyError) -> HomeAssistantError:

@@ -135,9 +135,10 @@ class FakeAuth(AbstractAuth):
         self.token_requests += 1
         return f"token-{self.invalidations + 1}"
 
-    async def async_invalidate_access_token(self) -> None:
+    async def async_invalidate_access_token(self) -> bool:
         """Count the invalidation; the next token is a fresh one."""
         self.invalidations += 1
+        return True
 
 
 class FakeClock:

@@ -521,24 +521,29 @@ async def test_401_retry_resends_the_patch_body(
     ]
 
 
-async def test_401_twice_raises_auth_error(
+async def test_401_after_a_fresh_token_is_an_api_error(
     client: EvEnergyClient, api: FakeApi, auth: FakeAuth
 ) -> None:
-    """A token refused again after the refresh is an auth error; no third attempt."""
+    """A freshly renewed token refused again is an API fault, not a reason to sign in again.
+
+    Only the token source's refusal (a refused refresh) is an auth error; no third attempt.
+    """
     api.reply("GET", "/v2/evses", Reply(status=401, body=b""))
-    with pytest.raises(EvEnergyAuthError):
+    with pytest.raises(EvEnergyApiError) as err:
         await client.async_get_evses()
+    assert not isinstance(err.value, EvEnergyAuthError)
+    assert err.value.status == 401
     assert auth.invalidations == 1
     assert api.hits() == 2
 
 
 async def test_static_token_cannot_refresh(session: aiohttp.ClientSession, api: FakeApi) -> None:
-    """StaticTokenAuth's invalidation is a no-op: the retry reuses the token and fails."""
+    """A static token cannot be renewed: its refusal is an auth error, with no retry."""
     client = EvEnergyClient(session, StaticTokenAuth("fixed"), api_url=api.url)
     api.reply("GET", "/v2/users", Reply(status=401, body=b""))
     with pytest.raises(EvEnergyAuthError):
         await client.async_get_current_user()
-    assert [r.authorization for r in api.requests] == ["Bearer fixed", "Bearer fixed"]
+    assert [r.authorization for r in api.requests] == ["Bearer fixed"]
 
 
 async def test_token_error_propagates_without_a_request(

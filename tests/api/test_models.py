@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from custom_components.ev_energy.api import (
+    ControlPilot,
     EvEnergyResponseError,
     Evse,
     EvseStatus,
     IntegrationStatus,
+    LifecycleState,
     LockMode,
     Problem,
     Tariff,
@@ -136,7 +138,7 @@ def test_evse_fixture() -> None:
         make="Hypervolt",
         model="Home 3.0",
         lock_mode=LockMode.SMART,
-        lifecycle_state="COMMISSIONED",
+        lifecycle_state=LifecycleState.COMMISSIONED,
         status=EvseStatus(
             sampled_at=datetime(2026, 11, 22, 9, 59, tzinfo=UTC),
             is_plugged_in=True,
@@ -144,7 +146,7 @@ def test_evse_fixture() -> None:
             charge_rate_watts=7180,
             meter_reading_watt_hours=1523456,
             voltage_millivolts=239800,
-            control_pilot_status="C",
+            control_pilot_status=ControlPilot.C,
             mode="Charge",
             signal_strength_rssi_dbm=-67,
             is_enabled=True,

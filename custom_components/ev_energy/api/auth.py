@@ -16,13 +16,14 @@ class AbstractAuth(ABC):
         token endpoint cannot be reached.
         """
 
-    async def async_invalidate_access_token(self) -> None:
+    async def async_invalidate_access_token(self) -> bool:
         """Forget the current access token because the API refused it.
 
-        The next async_get_access_token call must then refresh. Static tokens cannot refresh,
-        so the default does nothing and the retried request fails with EvEnergyAuthError.
+        Return True when the next async_get_access_token call will refresh it, so the request
+        is worth retrying. A static token cannot be refreshed: the default returns False and
+        the refusal is an EvEnergyAuthError.
         """
-        return
+        return False
 
 
 class StaticTokenAuth(AbstractAuth):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -228,25 +229,35 @@ class EvEnergyClient:
     async def _request(
         self, method: str, url: URL, *, json_body: Mapping[str, Any] | None = None
     ) -> tuple[Any, Mapping[str, str]]:
-        for attempt in range(2):
-            response_status, headers, body = await self._send(method, url, json_body)
-            if response_status == 401 and attempt == 0:
-                # The token may have been revoked or expired early: refresh once, then retry.
-                await self._auth.async_invalidate_access_token()
-                continue
-            break
+        response_status, headers, body = await self._send(method, url, json_body)
         if response_status == 401:
-            raise EvEnergyAuthError("the API refused the access token")
+            # The token may have been revoked or expired early: refresh once and retry (a
+            # refused refresh raises EvEnergyAuthError from the token source).
+            if not await self._auth.async_invalidate_access_token():
+                raise EvEnergyAuthError("the API refused the access token")
+            response_status, headers, body = await self._send(method, url, json_body)
+        data = _decode(body)
+        if response_status == 401:
+            # A token renewed a moment ago is refused too: an API fault, not a reason to make
+            # the user sign in again (that is what a refused refresh means).
+            raise EvEnergyApiError(401, parse_problem(401, data))
         if response_status == 429:
             retry_after = _retry_after(headers.get("Retry-After"))
             self._blocked_until = time.monotonic() + retry_after
             raise EvEnergyRateLimitError(retry_after)
-        data = _decode(body)
         if response_status >= 400:
             raise EvEnergyApiError(response_status, parse_problem(response_status, data))
         if data is _UNREADABLE:
             raise EvEnergyResponseError(f"unreadable JSON from {url.path}")
         return data, headers
+
+    async def _get_token(self) -> str:
+        """Get a token, bounded like a request: a hanging token endpoint must not stall us."""
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT.total):
+                return await self._auth.async_get_access_token()
+        except TimeoutError as err:
+            raise EvEnergyConnectionError("getting an access token timed out") from err
 
     async def _send(
         self, method: str, url: URL, json_body: Mapping[str, Any] | None
@@ -254,7 +265,7 @@ class EvEnergyClient:
         now = time.monotonic()
         if now < self._blocked_until:
             raise EvEnergyRateLimitError(self._blocked_until - now)
-        token = await self._auth.async_get_access_token()
+        token = await self._get_token()
         self.request_count += 1
         self._forget_old_requests(now)
         self._request_times.append(now)

@@ -1,0 +1,1 @@
+"""Integration tests: the real integration against the local simulator over loopback HTTP."""
