@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 import logging
+import re
 from typing import Any
 
 from .exceptions import EvEnergyResponseError, Problem
@@ -107,14 +108,15 @@ def _str(data: JsonObject, key: str) -> str | None:
 
 
 def _datetime(data: JsonObject, key: str) -> datetime | None:
+    """Return an aware instant in UTC, or None (naive, or beyond datetime's UTC range)."""
     value = data.get(key)
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _enum[E: StrEnum](data: JsonObject, key: str, enum: type[E]) -> E | None:
@@ -142,12 +144,16 @@ def _name(data: JsonObject | None) -> str | None:
     return _str(data, "display_name") or _str(data, "name")
 
 
+# Ids go into request paths: anything but these characters could change the path called.
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def _require_id(data: object) -> tuple[JsonObject, str]:
     if not isinstance(data, Mapping):
         raise EvEnergyResponseError(f"expected an object, got {type(data).__name__}")
     resource_id = data.get("id")
-    if not isinstance(resource_id, str) or not resource_id:
-        raise EvEnergyResponseError("resource without an id")
+    if not isinstance(resource_id, str) or not _SAFE_ID.fullmatch(resource_id):
+        raise EvEnergyResponseError("resource without a usable id")
     return data, resource_id
 
 
@@ -155,10 +161,11 @@ def id_from_reference(value: object) -> str | None:
     """Return the id of a related resource given inline or as an absolute URL."""
     if isinstance(value, Mapping):
         resource_id = value.get("id")
-        return resource_id if isinstance(resource_id, str) and resource_id else None
-    if isinstance(value, str) and value:
-        return value.rstrip("/").rsplit("/", 1)[-1] or None
-    return None
+    elif isinstance(value, str):
+        resource_id = value.rstrip("/").rsplit("/", 1)[-1]
+    else:
+        return None
+    return resource_id if isinstance(resource_id, str) and _SAFE_ID.fullmatch(resource_id) else None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

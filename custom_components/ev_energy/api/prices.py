@@ -6,13 +6,14 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .currency import minor_to_major
 
 _AVERAGE_QUANTUM = Decimal("0.000001")
+_WIDE = Context(prec=100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +48,10 @@ def _aware(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        # Near year 1 or 9999 an offset can push the instant out of datetime's range.
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
 def intervals_from_api(items: Iterable[object], currency: str) -> list[PriceInterval]:
@@ -73,21 +75,23 @@ def intervals_from_api(items: Iterable[object], currency: str) -> list[PriceInte
             or isinstance(price, bool)
         ):
             continue
-        intervals.append(
-            PriceInterval(
-                start, start + timedelta(seconds=seconds), minor_to_major(price, currency)
-            )
-        )
+        try:
+            end = start + timedelta(seconds=seconds)
+        except OverflowError:  # the spec sets no maximum on interval_seconds
+            continue
+        intervals.append(PriceInterval(start, end, minor_to_major(price, currency)))
     return intervals
 
 
 def _clock(value: object) -> time | None:
+    """Parse a band's local "HH:MM:SS"; one with an offset is not a local time."""
     if not isinstance(value, str):
         return None
     try:
-        return time.fromisoformat(value)
+        parsed = time.fromisoformat(value)
     except ValueError:
         return None
+    return parsed if parsed.tzinfo is None else None
 
 
 def parse_daily_prices(raw: object) -> tuple[RateBand, ...]:
@@ -106,7 +110,8 @@ def parse_daily_prices(raw: object) -> tuple[RateBand, ...]:
         if not price.is_finite():
             continue
         times = []
-        for period in summary.get("times") or ():
+        periods = summary.get("times")
+        for period in periods if isinstance(periods, list) else ():
             if isinstance(period, Mapping):
                 start, end = _clock(period.get("start")), _clock(period.get("end"))
                 if start is not None and end is not None:
@@ -197,8 +202,10 @@ class PriceSchedule:
             seconds += length
             weighted += interval.price * length
         prices = [interval.price for interval in parts]
-        # Micro-units are finer than any tariff quotes and keep states readable.
-        return min(prices), max(prices), (weighted / seconds).quantize(_AVERAGE_QUANTUM)
+        # Micro-units are finer than any tariff quotes and keep states readable; the wide
+        # context keeps even absurdly large prices from overflowing the rounding.
+        average = (weighted / seconds).quantize(_AVERAGE_QUANTUM, context=_WIDE)
+        return min(prices), max(prices), average
 
     def cheapest_window(
         self, duration: timedelta, earliest: datetime, latest_end: datetime
