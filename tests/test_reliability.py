@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 from aiohttp import ClientConnectionError
@@ -14,10 +14,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.ev_energy.const import DOMAIN
+from custom_components.ev_energy.coordinator import _off_boundary_delay
 
 from .conftest import (
     NOW,
     PRICES_URL,
+    SESSIONS_URL,
     TOKEN_URL,
     VEHICLES_URL,
     Fault,
@@ -221,3 +223,64 @@ async def test_refresh_keeps_failing_repair(
     await _tick(hass, freezer, 60)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert state_of(hass, SOC).state == "63"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_missing_status_keeps_the_charging_pace(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A charging car whose status is missing from an answer is not taken for idle."""
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, INTERVAL).state == "60.0"
+    status = mock_api.vehicles[0]["latest_status_log"]
+    charger_status = mock_api.evses[0]["latest_status_log"]
+    mock_api.vehicles[0]["latest_status_log"] = None
+    mock_api.evses[0]["latest_status_log"] = None
+    await _tick(hass, freezer, 60)
+    assert state_of(hass, INTERVAL).state == "60.0"
+    # Known to be idle: then the pace drops.
+    mock_api.vehicles[0]["latest_status_log"] = {
+        **status,
+        "is_plugged_in": False,
+        "is_charging": False,
+    }
+    mock_api.evses[0]["latest_status_log"] = {
+        **charger_status,
+        "is_plugged_in": False,
+        "is_charging": False,
+    }
+    await _tick(hass, freezer, 60)
+    assert state_of(hass, INTERVAL).state == "300.0"
+
+
+@pytest.mark.parametrize("minute", range(0, 60, 1))
+def test_price_refresh_never_on_a_boundary(minute: int) -> None:
+    """Wherever Home Assistant started, the next price refresh is 7 minutes past a quarter."""
+    now = datetime(2026, 11, 22, 10, minute, 13, tzinfo=UTC)
+    delay = _off_boundary_delay(now)
+    refresh = now + delay
+    assert timedelta(minutes=22) <= delay <= timedelta(minutes=38)
+    assert (refresh.minute % 15, refresh.second) == (7, 0)
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_slow_data_catches_up_after_outage(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Sessions failed during an outage are read again as soon as the live poll recovers."""
+    await setup_integration(hass, config_entry)
+    energy = "sensor.family_car_last_session_energy"
+    mock_api.fail(SESSIONS_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=1)
+    mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=2)
+    await _tick(hass, freezer, 5 * 60)  # the 5-minute sessions read fails too
+    assert state_of(hass, energy).state == "unavailable"
+    for _ in range(2):
+        await _tick(hass, freezer, 60)
+    assert state_of(hass, SOC).state == "63"
+    assert state_of(hass, energy).state == "12.4"

@@ -44,6 +44,8 @@ USER_REFRESH_INTERVAL: Final = timedelta(hours=1)
 
 # The price list changes a few times a day (day-ahead publication); boundaries are local timers.
 PRICE_REFRESH_INTERVAL: Final = timedelta(minutes=30)
+# ... at this offset past a quarter hour, so a refresh never coincides with a price boundary.
+PRICE_REFRESH_OFFSET: Final = timedelta(minutes=7)
 # Rate tariffs are laid out from their daily bands for yesterday, today and tomorrow.
 RATE_TARIFF_DAYS: Final = 3
 

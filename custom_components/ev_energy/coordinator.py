@@ -49,6 +49,7 @@ from .const import (
     LOW_REMAINING_SHARE,
     MISSING_POLLS_BEFORE_REMOVAL,
     PRICE_REFRESH_INTERVAL,
+    PRICE_REFRESH_OFFSET,
     RATE_TARIFF_DAYS,
     SESSIONS_REFRESH_INTERVAL,
     UPDATE_INTERVAL,
@@ -143,6 +144,7 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
         self._user: User | None = None
         self._user_read_at = 0.0
         self.last_success: datetime | None = None
+        self._active_ids: set[str] = set()
         # Vehicles and chargers that have a device; platforms add entities for new ones.
         self.active_ids: set[str] = set()
         self._missing_polls: dict[str, int] = {}
@@ -196,10 +198,18 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
 
     def _next_interval(self, data: EvEnergyData) -> timedelta:
         """Poll fast only while something charges, and never beyond the budget."""
-        statuses = [v.status for v in data.vehicles.values()] + [
-            e.status for e in data.evses.values()
-        ]
-        active = any(s is not None and (s.is_plugged_in or s.is_charging) for s in statuses)
+        statuses = {v.id: v.status for v in data.vehicles.values()} | {
+            e.id: e.status for e in data.evses.values()
+        }
+        active: set[str] = set()
+        for resource_id, status in statuses.items():
+            plugged = (status.is_plugged_in, status.is_charging) if status else (None, None)
+            if True in plugged or (
+                # Unknown (a status missing from this answer): keep what we knew.
+                plugged == (None, None) and resource_id in self._active_ids
+            ):
+                active.add(resource_id)
+        self._active_ids = active
         interval = UPDATE_INTERVAL if active else IDLE_UPDATE_INTERVAL
         limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
         remaining = self.client.rate_limit_remaining
@@ -265,6 +275,13 @@ class _FollowerCoordinator[DataT](DataUpdateCoordinator[DataT]):
         )
         self.client = client
         self.main = main
+        entry.async_on_unload(main.async_add_listener(self._on_live_update))
+
+    @callback
+    def _on_live_update(self) -> None:
+        """After an outage, catch up as soon as the live poll works again."""
+        if self.main.last_update_success and not self.last_update_success:
+            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
 
 class EvEnergyPriceCoordinator(_FollowerCoordinator[PriceSchedule]):
@@ -289,6 +306,7 @@ class EvEnergyPriceCoordinator(_FollowerCoordinator[PriceSchedule]):
         entry.async_on_unload(self._cancel_timers)
 
     async def _async_update_data(self) -> PriceSchedule:
+        self.update_interval = _off_boundary_delay(dt_util.utcnow())
         schedule = await self._async_fetch()
         self._arm_horizon(schedule)
         return schedule
@@ -359,6 +377,20 @@ class EvEnergyPriceCoordinator(_FollowerCoordinator[PriceSchedule]):
             if unsub is not None:
                 unsub()
         self._unsub_boundary = self._unsub_horizon = None
+
+
+def _off_boundary_delay(now: datetime) -> timedelta:
+    """Delay to the next refresh about 30 minutes on, at 7 minutes past a quarter hour.
+
+    Price intervals start on quarter hours, so a refresh there never lands on a boundary,
+    whenever Home Assistant happened to start.
+    """
+    target = now + PRICE_REFRESH_INTERVAL
+    quarter = target.replace(minute=target.minute // 15 * 15, second=0, microsecond=0)
+    aligned = quarter + PRICE_REFRESH_OFFSET
+    if aligned < target - timedelta(minutes=7):
+        aligned += timedelta(minutes=15)
+    return aligned - now
 
 
 def _zone(tariff: Tariff, hass: HomeAssistant) -> ZoneInfo:
@@ -441,7 +473,6 @@ class EvEnergySessionsCoordinator(_FollowerCoordinator[dict[str, ChargingSession
             hass, entry, client, main, name="sessions", interval=SESSIONS_REFRESH_INTERVAL
         )
         self._plugged = self._plug_states(main)
-        entry.async_on_unload(main.async_add_listener(self._on_live_update))
 
     @staticmethod
     def _plug_states(main: EvEnergyCoordinator) -> dict[str, bool | None]:
@@ -452,7 +483,7 @@ class EvEnergySessionsCoordinator(_FollowerCoordinator[dict[str, ChargingSession
 
     @callback
     def _on_live_update(self) -> None:
-        """Read sessions at once on a plug-in (new session) or unplug (session ended)."""
+        """Also read sessions at once on a plug-in (new session) or unplug (session ended)."""
         if not self.main.last_update_success:
             return
         plugged = self._plug_states(self.main)
@@ -461,7 +492,7 @@ class EvEnergySessionsCoordinator(_FollowerCoordinator[dict[str, ChargingSession
             for vehicle_id, state in plugged.items()
         )
         self._plugged = plugged
-        if changed:
+        if changed or not self.last_update_success:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
     async def _async_update_data(self) -> dict[str, ChargingSession]:

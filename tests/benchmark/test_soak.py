@@ -1,0 +1,944 @@
+"""A simulated day of Home Assistant running ev_energy against the simulator: prints figures.
+
+Skipped unless `EV_ENERGY_BENCHMARK=1`: run `./scripts/benchmark`. BENCHMARKS.md explains the
+figures. The test fails only on what is a bug whatever the timings: a logged traceback about the
+integration, a 429 the integration caused, or a fault it did not recover from within one poll
+interval.
+
+Time is simulated. Home Assistant's clock (`freezer`, which also drives `time.monotonic` and so
+the event loop) and the simulator's clock (`time_scale=0`) move together from one timer to the
+next: each step jumps to the earliest of the loop's next timer, the next scripted action and
+`MAX_STEP`, then lets Home Assistant finish what fell due (real HTTP to the simulator on
+127.0.0.1). A request is therefore sent at the exact instant its timer falls due, and the
+request times in the simulator's log and the state-change times below are exact, not rounded to
+a step. A hanging request is waited for in simulated time: when the loop has nothing left to do
+but wait for a timer (an aiohttp timeout), the clock moves on to that timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+import logging
+import math
+import os
+import random
+import re
+import time
+import traceback
+from typing import Any
+
+import freezegun.api
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.application_credentials import (
+    ClientCredential,
+    async_import_client_credential,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_platform import async_get_platforms
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from homeassistant.util.async_ import get_scheduled_timer_handles
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ev_energy.const import DOMAIN
+from custom_components.ev_energy.coordinator import EvEnergyCoordinator
+from simulator import SimulatorConfig, SimulatorServer
+from simulator.faults import Fault
+from simulator.model import Vehicle
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("EV_ENERGY_BENCHMARK") != "1",
+    reason="soak benchmark (24 simulated hours); run it with ./scripts/benchmark",
+)
+
+# --- the day ------------------------------------------------------------------------------------
+
+# A Sunday in November: GMT, so UTC is the tariff's local (Europe/London) time.
+DAY_START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+DAY_END = DAY_START + timedelta(hours=24)
+# Home Assistant starts a few seconds into the day, as a real restart lands at any instant. Its
+# polls keep the phase of its start: started on a half-hour boundary, the 30-minute price fetch
+# would fall on every boundary (see BENCHMARKS.md).
+HA_START = DAY_START + timedelta(seconds=7.25)
+# Run a little past the day so the last boundary is observed.
+RUN_END = DAY_END + timedelta(minutes=2)
+FAMILY_CAR = "vhcl01HRY314M00GB6KC9QA0MZ17QK"  # the default scenario's charging car
+ARRIVAL_SOC = 30  # it is out at the start, comes home with 30 %...
+PLUG_IN = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # ...is plugged in at 18:00...
+UNPLUG = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)  # ...and leaves at 07:30.
+
+SEED = 2026
+FAULT_KINDS = (
+    "server_error",
+    "rate_limit",
+    "hang",
+    "malformed_json",
+    "unauthorized",
+    "missing_fields",
+    "unknown_enum",
+)
+# One random-kind fault in each of these many slots of the idle hours (the car unplugged).
+IDLE_FAULTS_BEFORE, IDLE_FAULTS_AFTER = 3, 2
+# Faults stay this far from the edges of their slot (so from each other, the plug-in and the
+# unplug): they never overlap and each has time to heal before the next.
+FAULT_MARGIN = timedelta(minutes=15)
+
+# --- the clock ------------------------------------------------------------------------------------
+
+# The longest jump when no timer falls due sooner, and the shortest (so that a timer re-armed
+# for the same instant cannot stall the run).
+MAX_STEP = timedelta(seconds=15)
+MIN_STEP = timedelta(milliseconds=1)
+# Home Assistant is waiting only on a timer when the loop has had nothing to run for this many
+# iterations in a row and this many real seconds; REAL_PATIENCE is the backstop.
+IDLE_SPINS = 50
+IDLE_SECONDS = 0.01
+REAL_PATIENCE = 2.0
+
+# --- the figures ----------------------------------------------------------------------------------
+
+LIMIT_PER_HOUR = 1000
+BUDGET_PER_HOUR = LIMIT_PER_HOUR * 15 // 100
+# Requests "at" a price boundary: within half a second either side of it.
+BOUNDARY_WINDOW = timedelta(seconds=0.5)
+# DataUpdateCoordinator schedules a refresh 0.05-0.5 s past a whole second, so one interval after
+# an instant can be up to a second more.
+POLL_JITTER = timedelta(seconds=1)
+
+FETCH_FAILED = re.compile(rf"^(?:Error|Authentication failed while) fetching {DOMAIN}\b")
+RECOVERED = re.compile(rf"^Fetching {DOMAIN}\b.* data recovered$")
+ID_IN_PATH = re.compile(r"/(user|vhcl|evse|tari|cses)[0-9A-Z]{26}")
+
+type Value = str | Decimal
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def percentile(values: Iterable[float], pct: float) -> float | None:
+    """Nearest-rank percentile (None for no values)."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def seconds(value: float | None) -> str:
+    """A duration for the table."""
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def spread(values: list[float]) -> str:
+    """`n=.. p50 .. p95 .. max ..` of durations."""
+    return (
+        f"n={len(values):3d}  p50 {seconds(percentile(values, 50)):>7}  "
+        f"p95 {seconds(percentile(values, 95)):>7}  max {seconds(percentile(values, 100)):>7}"
+    )
+
+
+def parse_time(value: str) -> datetime:
+    """A timestamp of the simulator's request log."""
+    return datetime.fromisoformat(value)
+
+
+def endpoint(method: str, path: str) -> str:
+    """`GET /v2/tariffs/{tari}/prices` for a request's method and path."""
+    return f"{method} {ID_IN_PATH.sub(lambda m: '/{' + m.group(1) + '}', path)}"
+
+
+def vehicle_values(vehicle: Vehicle) -> dict[str, Value]:
+    """What the vehicle's sensors must show, by entity description key."""
+    return {
+        "state_of_charge": Decimal(vehicle.soc),
+        "vehicle_state": vehicle.state.lower(),
+        "charge_power": Decimal(vehicle.charge_rate_watts if vehicle.is_charging else 0),
+    }
+
+
+def shown_value(state: str, unit: object) -> Value:
+    """A state as a comparable value: numbers as Decimal (kW in W), anything else as is."""
+    try:
+        number = Decimal(state)
+    except InvalidOperation:
+        return state
+    return number * 1000 if unit == "kW" else number
+
+
+def harness_noise(record: logging.LogRecord) -> bool:
+    """Log records of the test set-up, not the integration (as in tests/integration).
+
+    The simulator's server logs a request whose client gave up ("Connection lost", after a
+    hang), and the test HTTP server's access log cannot format freezegun's local time.
+    """
+    if record.name == "aiohttp.access":
+        return record.getMessage() == "Error in logging"
+    if record.name == "aiohttp.server" and record.exc_info:
+        return isinstance(record.exc_info[1], ConnectionError)
+    return False
+
+
+def about_us(record: logging.LogRecord) -> bool:
+    """Whether a record is the integration's, or Home Assistant's about it."""
+    if record.name.startswith(f"custom_components.{DOMAIN}"):
+        return True
+    text = record.getMessage()
+    if record.exc_info:
+        text += "".join(traceback.format_exception(*record.exc_info))
+    return DOMAIN in text
+
+
+def describe(record: logging.LogRecord) -> str:
+    """One line for a record with a traceback."""
+    error = record.exc_info[1] if record.exc_info else None
+    return f"{record.name}: {record.getMessage()} ({error!r})"
+
+
+class LogCollector(logging.Handler):
+    """Keeps every record logged during the run."""
+
+    def __init__(self) -> None:
+        """Collect at every level (the loggers' own levels still apply)."""
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record."""
+        self.records.append(record)
+
+
+# --- the faults -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FaultPlan:
+    """One fault: registered in the simulator at `start`, cleared at `end`."""
+
+    kind: str
+    start: datetime
+    end: datetime
+    count: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The kind, with a server error's status or a 429's Retry-After."""
+        if self.kind == "server_error":
+            return f"server_error {self.params['status']}"
+        if self.kind == "rate_limit":
+            return f"rate_limit {self.params['retry_after']}s"
+        return self.kind
+
+
+def slots(start: datetime, end: datetime, count: int) -> list[tuple[datetime, datetime]]:
+    """`count` equal slots from `start` to `end`."""
+    size = (end - start) / count
+    return [(start + index * size, start + (index + 1) * size) for index in range(count)]
+
+
+def plan_faults(rng: random.Random) -> list[FaultPlan]:
+    """Every kind once while the car charges (the fast polls), random kinds in the idle hours.
+
+    One fault per slot, lasting 1-10 minutes, at a random instant of its slot.
+    """
+    kinds = list(FAULT_KINDS)
+    rng.shuffle(kinds)
+    charging = slots(PLUG_IN, UNPLUG, len(kinds))
+    idle = slots(DAY_START, PLUG_IN, IDLE_FAULTS_BEFORE) + slots(UNPLUG, DAY_END, IDLE_FAULTS_AFTER)
+    kinds += [rng.choice(FAULT_KINDS) for _ in idle]
+    plans: list[FaultPlan] = []
+    for kind, (slot_start, slot_end) in zip(kinds, charging + idle, strict=True):
+        duration = timedelta(seconds=rng.randint(60, 600))
+        earliest, latest = slot_start + FAULT_MARGIN, slot_end - FAULT_MARGIN - duration
+        offset = rng.randint(0, int((latest - earliest).total_seconds()))
+        plan = FaultPlan(
+            kind,
+            earliest + timedelta(seconds=offset),
+            earliest + timedelta(seconds=offset) + duration,
+        )
+        if kind == "server_error":
+            plan.params["status"] = rng.choice((500, 503))
+        elif kind == "rate_limit":
+            plan.params["retry_after"] = rng.randint(60, 300)
+        elif kind == "unauthorized":
+            plan.count = 1  # one 401: the client is to refresh the token and retry
+        plans.append(plan)
+    return sorted(plans, key=lambda plan: plan.start)
+
+
+@dataclass
+class FaultRun:
+    """What became of one planned fault."""
+
+    plan: FaultPlan
+    fault_id: str = ""
+    # The live entities, and all the entry's entities, available just before the fault.
+    baseline: set[str] = field(default_factory=set)
+    baseline_all: set[str] = field(default_factory=set)
+    # The live poll's interval just before the fault: the promise is one of those.
+    interval: timedelta = timedelta(0)
+    # When the integration may poll again: the clear, or a served 429's Retry-After if later.
+    ready: datetime | None = None
+    # Responses the fault changed (0: no request came while it was registered).
+    hits: int = 0
+    injected_429: int = 0
+    recovered_at: datetime | None = None
+    all_back_at: datetime | None = None
+
+    @property
+    def deadline(self) -> datetime | None:
+        """One poll interval after the integration may poll again."""
+        return None if self.ready is None else self.ready + self.interval + POLL_JITTER
+
+    @property
+    def recovered(self) -> bool:
+        """Back by the deadline (a fault that hit nothing had nothing to recover from)."""
+        if not self.hits:
+            return True
+        deadline = self.deadline
+        if self.recovered_at is None or deadline is None:
+            return False
+        return self.recovered_at <= deadline
+
+    def after_clear(self, instant: datetime | None) -> float | None:
+        """Seconds from the clear to `instant`."""
+        return None if instant is None else (instant - self.plan.end).total_seconds()
+
+
+# --- moving time ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Driver:
+    """Moves both clocks and lets Home Assistant work."""
+
+    hass: HomeAssistant
+    sim: SimulatorServer
+    freezer: FrozenDateTimeFactory
+    steps: int = 0
+    stalls: int = 0
+    unexpected_stalls: int = 0
+
+    def move_to(self, instant: datetime) -> None:
+        """Set both clocks to `instant` (never backwards)."""
+        delta = instant - dt_util.utcnow()
+        if delta > timedelta(0):
+            self.freezer.tick(delta)
+        self.sim.clock.set(dt_util.utcnow())
+        self.steps += 1
+
+    def next_timer(self) -> datetime | None:
+        """When the event loop's next timer falls due, on Home Assistant's clock."""
+        loop = self.hass.loop
+        whens = [h.when() for h in get_scheduled_timer_handles(loop) if not h.cancelled()]
+        if not whens:
+            return None
+        delay = max(0.0, min(whens) - loop.time())
+        return dt_util.utcnow() + timedelta(microseconds=math.ceil(delay * 1_000_000))
+
+    async def settle(self, *, hanging: bool) -> None:
+        """Let Home Assistant finish what fell due, or find it waiting only on a timer."""
+        loop = self.hass.loop
+        done = asyncio.ensure_future(self.hass.async_block_till_done(wait_background_tasks=True))
+        start = freezegun.api.real_monotonic()
+        idle = 0
+        while not done.done():
+            await asyncio.sleep(0)
+            # Only this coroutine is ready: nothing else ran or was woken by I/O this time.
+            idle = idle + 1 if not loop._ready else 0  # type: ignore[attr-defined]
+            waited = freezegun.api.real_monotonic() - start
+            if (idle >= IDLE_SPINS and waited >= IDLE_SECONDS) or waited >= REAL_PATIENCE:
+                # Stop waiting, not the work: it goes on as time moves to the next timer.
+                done.cancel()
+                self.stalls += 1
+                self.unexpected_stalls += not hanging
+                break
+        with suppress(asyncio.CancelledError):
+            await done
+
+
+# --- recording ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timeline:
+    """When values changed, in the simulator's world and in Home Assistant (exact instants)."""
+
+    world: dict[str, list[tuple[datetime, Value]]] = field(default_factory=dict)
+    shown: dict[str, list[tuple[datetime, Value]]] = field(default_factory=dict)
+
+    def add_world(self, key: str, when: datetime, value: Value) -> None:
+        """Record a change of the world."""
+        self.world.setdefault(key, []).append((when, value))
+
+    def add_shown(self, key: str, when: datetime, value: Value) -> None:
+        """Record a state Home Assistant wrote."""
+        self.shown.setdefault(key, []).append((when, value))
+
+    def shown_at(self, key: str, when: datetime) -> Value | None:
+        """The state at `when` (after every change at that instant)."""
+        current: Value | None = None
+        for at, value in self.shown.get(key, []):
+            if at > when:
+                break
+            current = value
+        return current
+
+    def first_shown(self, key: str, since: datetime, values: set[Value]) -> datetime | None:
+        """The first instant from `since` on at which the state is one of `values`."""
+        if self.shown_at(key, since) in values:
+            return since
+        return next(
+            (at for at, value in self.shown.get(key, []) if at > since and value in values), None
+        )
+
+    def lags(self, start: datetime, end: datetime) -> tuple[list[tuple[datetime, float]], int]:
+        """(instant, lag) of each world change in [start, end], and how many were never shown.
+
+        A change counts as shown once Home Assistant shows its value or a later one of the same
+        key (a later value supersedes it).
+        """
+        lags: list[tuple[datetime, float]] = []
+        missed = 0
+        for key, changes in self.world.items():
+            for index, (when, _) in enumerate(changes):
+                if start <= when <= end:
+                    later = {value for _, value in changes[index:]}
+                    if (shown := self.first_shown(key, when, later)) is None:
+                        missed += 1
+                    else:
+                        lags.append((when, (shown - when).total_seconds()))
+        return lags, missed
+
+
+class CarWatcher:
+    """Follows the charging car in the simulator's world and dates each change exactly.
+
+    The charge rate is constant between steps, so the instant the state of charge crosses a
+    whole percent, or the battery reaches its limit, is interpolated.
+    """
+
+    def __init__(self, sim: SimulatorServer, timeline: Timeline) -> None:
+        """Start from the world as it is now."""
+        self.sim = sim
+        self.timeline = timeline
+        self.car = sim.world.vehicles[FAMILY_CAR]
+        self.at = sim.world.sync()
+        self.wh = self.car.charge_wh
+        self.charging = self.car.is_charging
+        self.values = vehicle_values(self.car)
+        for key, value in self.values.items():
+            timeline.add_world(key, self.at, value)
+
+    def _when(self, wh: float) -> datetime:
+        """When the battery held `wh`, charging since the last sample."""
+        offset = (wh - self.wh) / self.car.charge_rate_watts * 3600
+        return min(self.sim.clock.now(), self.at + timedelta(seconds=max(0.0, offset)))
+
+    def sample(self) -> None:
+        """Record what changed since the last sample."""
+        car = self.car
+        now = self.sim.world.sync()
+        values = vehicle_values(car)
+        old_soc, new_soc = int(self.values["state_of_charge"]), car.soc
+        if self.charging and new_soc > old_soc:
+            for soc in range(old_soc + 1, new_soc + 1):
+                when = self._when(soc * car.battery_size_watt_hours / 100)
+                self.timeline.add_world("state_of_charge", when, Decimal(soc))
+        elif new_soc != old_soc:
+            self.timeline.add_world("state_of_charge", now, Decimal(new_soc))
+        # Charging stops by itself only at the limit; anything else happened at a step.
+        full = self.charging and car.plugged_in and car.charge_wh >= car.target_wh
+        when = self._when(car.target_wh) if full else now
+        for key in ("vehicle_state", "charge_power"):
+            if values[key] != self.values[key]:
+                self.timeline.add_world(key, when, values[key])
+        self.at, self.wh, self.charging, self.values = now, car.charge_wh, car.is_charging, values
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """The figures of one run."""
+
+    per_hour: list[int]
+    rolling_max: int
+    by_endpoint: Counter[str]
+    caused_429: list[str]
+    injected_429: int
+    refreshes_after_401: int
+    refreshes_on_expiry: int
+    intervals: dict[float, float]
+    freshness: list[float]
+    freshness_clean: list[float]
+    freshness_missed: int
+    boundary_lags: list[float]
+    boundary_requests: list[int]
+    boundary_endpoints: Counter[str]
+    faults: list[FaultRun]
+    outages: int
+    recoveries: int
+    warnings: Counter[str]
+    unhandled: list[str]
+    other_tracebacks: list[str]
+    steps: int
+    stalls: int
+    unexpected_stalls: int
+    wall_seconds: float
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the run fails (none: it passes)."""
+        failures = []
+        if self.unhandled:
+            failures.append(f"{len(self.unhandled)} unhandled exception(s)")
+        if self.caused_429:
+            failures.append(f"{len(self.caused_429)} 429(s) caused by the integration")
+        if late := [
+            f"{r.plan.label} at {r.plan.start:%H:%M}" for r in self.faults if not r.recovered
+        ]:
+            failures.append(f"not recovered within one poll interval: {', '.join(late)}")
+        return failures
+
+    def table(self) -> str:
+        """The printed report."""
+        peak, mean = max(self.per_hour), sum(self.per_hour) / len(self.per_hour)
+        total = sum(self.intervals.values())
+        intervals = ", ".join(
+            f"{interval:g} s {share / total:.0%} of the time"
+            for interval, share in sorted(self.intervals.items())
+        )
+        with_requests = [n for n in self.boundary_requests if n]
+        lines = [
+            "",
+            f"ev_energy soak: {DAY_START:%Y-%m-%d %H:%M}Z + 24 h, simulated "
+            f"({self.wall_seconds:.0f} s wall clock, seed {SEED})",
+            f"  Home Assistant starts {(HA_START - DAY_START).total_seconds():g} s in; the car is "
+            f"plugged in {PLUG_IN:%H:%M}-{UNPLUG:%H:%M} from {ARRIVAL_SOC} %; "
+            f"{len(self.faults)} faults",
+            f"  live poll interval: {intervals}",
+            "",
+            "API requests                              value   budget / limit",
+            f"  per clock hour, max                     {peak:5d}   {BUDGET_PER_HOUR} / "
+            f"{LIMIT_PER_HOUR}  {'OVER BUDGET' if peak > BUDGET_PER_HOUR else 'ok'}",
+            f"  per clock hour, mean                    {mean:5.1f}   {BUDGET_PER_HOUR} / "
+            f"{LIMIT_PER_HOUR}  {'OVER BUDGET' if mean > BUDGET_PER_HOUR else 'ok'}",
+            f"  in any rolling hour, max                {self.rolling_max:5d}         "
+            f"{LIMIT_PER_HOUR}  {'OVER LIMIT' if self.rolling_max > LIMIT_PER_HOUR else 'ok'}",
+            f"  429s caused by us                       {len(self.caused_429):5d}   must be 0",
+            f"  429s injected (rate_limit faults)       {self.injected_429:5d}",
+            f"  token refreshes: after a 401 / expiry   {self.refreshes_after_401:2d} / "
+            f"{self.refreshes_on_expiry}",
+            f"  per hour from {DAY_START:%H}:00: " + " ".join(str(n) for n in self.per_hour),
+            "  per endpoint: "
+            + ", ".join(f"{name} {count}" for name, count in self.by_endpoint.most_common()),
+            "",
+            "Freshness while charging (simulator change -> HA state)",
+            f"  all changes     {spread(self.freshness)}",
+            f"  outside faults  {spread(self.freshness_clean)}",
+            f"  never shown: {self.freshness_missed}",
+            "",
+            "Price boundaries (boundary -> HA current price state)",
+            f"  lag             {spread(self.boundary_lags)}",
+            f"  requests within 0.5 s of a boundary: {sum(with_requests)} "
+            f"(at {len(with_requests)} of {len(self.boundary_requests)} boundaries)"
+            + "".join(f"; {count}x {name}" for name, count in self.boundary_endpoints.items()),
+            "",
+            "Faults                       lasted  hits  recovered  deadline  ok   all back",
+        ]
+        for run in self.faults:
+            plan = run.plan
+            ok = ("yes" if run.recovered else "NO") if run.hits else "n/a"
+            lines.append(
+                f"  {plan.start:%H:%M:%S} {plan.label:<17} {(plan.end - plan.start).seconds:4d} s"
+                f"  {run.hits:4d}  {seconds(run.after_clear(run.recovered_at)):>9}  "
+                f"{seconds(run.after_clear(run.deadline)):>8}  {ok:<3}  "
+                f"{seconds(run.after_clear(run.all_back_at)):>8}"
+            )
+        by_kind: dict[str, list[FaultRun]] = {}
+        for run in self.faults:
+            if run.hits:
+                by_kind.setdefault(run.plan.kind, []).append(run)
+        hit = [run for run in self.faults if run.hits]
+        lines += [
+            "  recovered/injected: "
+            + ", ".join(
+                f"{kind} {sum(r.recovered for r in runs)}/{len(runs)}"
+                for kind, runs in sorted(by_kind.items())
+            ),
+            f"  total {sum(r.recovered for r in hit)}/{len(hit)} recovered within one poll "
+            f"interval ({len(self.faults) - len(hit)} more hit no request)",
+            "",
+            "Logs",
+            f"  logged outages (no traceback): {self.outages} 'Error fetching', "
+            f"{self.recoveries} 'recovered'",
+            "  warnings: "
+            + (", ".join(f"{n}x {msg!r}" for msg, n in self.warnings.most_common()) or "none"),
+            f"  unhandled exceptions: {len(self.unhandled)}   must be 0",
+            *(f"    {line}" for line in self.unhandled[:10]),
+            f"  other tracebacks: {len(self.other_tracebacks)}",
+            *(f"    {line}" for line in self.other_tracebacks[:10]),
+            "",
+            f"Run: {self.steps} clock steps, {self.stalls} waits on hanging requests "
+            f"({self.unexpected_stalls} outside hang faults)",
+            "RESULT: " + ("PASS" if not self.failures else "FAIL: " + "; ".join(self.failures)),
+            "",
+        ]
+        return "\n".join(lines)
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+class Soak:
+    """Home Assistant with the integration, the simulator, and the day's script."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        sim: SimulatorServer,
+        freezer: FrozenDateTimeFactory,
+        logs: LogCollector,
+    ) -> None:
+        """Prepare the world and the plan; nothing runs yet."""
+        self.hass = hass
+        self.sim = sim
+        self.world = sim.world
+        self.logs = logs
+        self.driver = Driver(hass, sim, freezer)
+        self.timeline = Timeline()
+        self.car = self.world.vehicles[FAMILY_CAR]
+        # The default scenario's car is charging at the start; today it is out until evening.
+        self.world.plug(FAMILY_CAR, False)
+        self.car.charge_wh = self.car.battery_size_watt_hours * ARRIVAL_SOC / 100
+        self.watcher = CarWatcher(sim, self.timeline)
+        self.runs = [FaultRun(plan) for plan in plan_faults(random.Random(SEED))]  # noqa: S311
+        self.active: list[FaultRun] = []
+        self.healing: list[FaultRun] = []
+        # The live poll's successes, each with the world it read.
+        self.successes: list[tuple[datetime, dict[str, Value]]] = []
+        self.intervals: dict[float, float] = {}
+        self.hits: Counter[str] = Counter()
+        self.entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=self.world.user.full_name,
+            unique_id=self.world.user.id,
+            data={
+                "auth_implementation": DOMAIN,
+                "token": {
+                    **sim.issue_token(),
+                    "expires_at": time.time() + sim.config.access_token_ttl,
+                },
+            },
+        )
+        self.registry: dict[str, str] = {}
+        self.watched: dict[str, str] = {}
+
+    # --- Home Assistant ---
+
+    @property
+    def coordinator(self) -> EvEnergyCoordinator:
+        """The live poll."""
+        coordinator: EvEnergyCoordinator = self.entry.runtime_data.coordinator
+        return coordinator
+
+    async def setup(self) -> None:
+        """Set the integration up as Home Assistant does, and start recording."""
+        hass, sim = self.hass, self.sim
+        assert await async_setup_component(hass, "application_credentials", {})
+        await async_import_client_credential(
+            hass, DOMAIN, ClientCredential(sim.config.client_id, sim.config.client_secret), DOMAIN
+        )
+        self.entry.add_to_hass(hass)
+        self.driver.move_to(HA_START)
+        assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"api_url": sim.base_url}})
+        await hass.async_block_till_done()
+        assert self.entry.state is ConfigEntryState.LOADED
+
+        self.registry = {
+            entry.unique_id: entry.entity_id
+            for entry in er.async_entries_for_config_entry(er.async_get(hass), self.entry.entry_id)
+        }
+        self.watched = {
+            self.registry[f"{FAMILY_CAR}_{key}"]: key for key in vehicle_values(self.car)
+        }
+        self.watched[self.registry[f"{self.world.user.id}_current_price"]] = "current_price"
+        for entity_id in self.watched:
+            self._record_state(entity_id)
+        self.entry.async_on_unload(
+            hass.bus.async_listen(EVENT_STATE_CHANGED, self._on_state_changed)
+        )
+        self.entry.async_on_unload(self.coordinator.async_add_listener(self._on_update))
+        take = sim.faults.take
+
+        def counting_take(kind: str, path: str) -> Fault | None:
+            """The registry's `take`, counting the responses each fault changes."""
+            if (fault := take(kind, path)) is not None:
+                self.hits[fault.id] += 1
+            return fault
+
+        sim.faults.take = counting_take  # type: ignore[method-assign]
+
+    def _record_state(self, entity_id: str) -> None:
+        if (state := self.hass.states.get(entity_id)) is not None:
+            value = shown_value(state.state, state.attributes.get("unit_of_measurement"))
+            self.timeline.add_shown(self.watched[entity_id], dt_util.utcnow(), value)
+
+    @callback
+    def _on_state_changed(self, event: Event[EventStateChangedData]) -> None:
+        if event.data["entity_id"] in self.watched:
+            self._record_state(event.data["entity_id"])
+
+    @callback
+    def _on_update(self) -> None:
+        if self.coordinator.last_update_success:
+            self.successes.append((dt_util.utcnow(), vehicle_values(self.car)))
+
+    def _live_entities(self) -> set[str]:
+        """Entities of the live poll and of the prices (which also follow the live poll)."""
+        runtime = self.entry.runtime_data
+        live = {runtime.coordinator, runtime.prices}
+        return {
+            entity_id
+            for platform in async_get_platforms(self.hass, DOMAIN)
+            for entity_id, entity in platform.entities.items()
+            if getattr(entity, "coordinator", None) in live
+        }
+
+    def _available(self, entity_ids: Iterable[str]) -> set[str]:
+        return {
+            entity_id
+            for entity_id in entity_ids
+            if (state := self.hass.states.get(entity_id)) is not None
+            and state.state != STATE_UNAVAILABLE
+        }
+
+    # --- the script ---
+
+    def _actions(self) -> list[tuple[datetime, Callable[[], object]]]:
+        actions: list[tuple[datetime, Callable[[], object]]] = [
+            (PLUG_IN, lambda: self.world.plug(FAMILY_CAR, True)),
+            (UNPLUG, lambda: self.world.plug(FAMILY_CAR, False)),
+        ]
+        for run in self.runs:
+            actions.append((run.plan.start, lambda run=run: self._start_fault(run)))  # type: ignore[misc]
+            actions.append((run.plan.end, lambda run=run: self._end_fault(run)))  # type: ignore[misc]
+        return sorted(actions, key=lambda action: action[0])
+
+    def _start_fault(self, run: FaultRun) -> None:
+        run.baseline = self._available(self._live_entities())
+        run.baseline_all = self._available(self.registry.values())
+        interval = self.coordinator.update_interval
+        assert interval is not None
+        run.interval = interval
+        run.fault_id = self.sim.faults.add(run.plan.kind, run.plan.count, **run.plan.params).id
+        self.active.append(run)
+
+    def _end_fault(self, run: FaultRun) -> None:
+        self.sim.faults.clear(run.fault_id)
+        self.active.remove(run)
+        run.hits = self.hits[run.fault_id]
+        served_429 = [
+            at
+            for r in self.sim.requests
+            if r["status"] == 429
+            and run.plan.start <= (at := parse_time(r["time"])) <= run.plan.end
+        ]
+        run.injected_429 = len(served_429)
+        run.ready = run.plan.end
+        if served_429:
+            retry_after = timedelta(seconds=run.plan.params["retry_after"])
+            run.ready = max(run.plan.end, max(served_429) + retry_after)
+        self.healing.append(run)
+
+    def _check_recoveries(self) -> None:
+        """Date each cleared fault's recovery: fresh, available, showing the world."""
+        now = dt_util.utcnow()
+        for run in self.runs:
+            if (
+                run.ready is not None
+                and run.all_back_at is None
+                and self._available(run.baseline_all) == run.baseline_all
+            ):
+                run.all_back_at = now
+        for run in list(self.healing):
+            fresh = [world for at, world in self.successes if at >= run.plan.end]
+            if not fresh or not self.coordinator.last_update_success:
+                continue
+            if self._available(run.baseline) != run.baseline:
+                continue
+            shown = {key: self.timeline.shown_at(key, now) for key in fresh[-1]}
+            price = Decimal(self.world.tariff.price_at(now)) / 100
+            if shown == fresh[-1] and self.timeline.shown_at("current_price", now) == price:
+                run.recovered_at = now
+                self.healing.remove(run)
+
+    async def run(self) -> None:
+        """Live through the day."""
+        driver = self.driver
+        actions = self._actions()
+        while (now := dt_util.utcnow()) < RUN_END:
+            candidates = [now + MAX_STEP, RUN_END]
+            if actions:
+                candidates.append(actions[0][0])
+            if (timer := driver.next_timer()) is not None:
+                candidates.append(timer)
+            target = max(min(candidates), now + MIN_STEP)
+            if (interval := self.coordinator.update_interval) is not None and now < DAY_END:
+                key = interval.total_seconds()
+                self.intervals[key] = self.intervals.get(key, 0) + (target - now).total_seconds()
+            driver.move_to(target)
+            while actions and actions[0][0] <= target:
+                actions.pop(0)[1]()
+            self.watcher.sample()
+            hanging = any(run.plan.kind == "hang" for run in self.active + self.healing)
+            await driver.settle(hanging=hanging)
+            self._check_recoveries()
+        self.sim.faults.clear()
+        assert await self.hass.config_entries.async_unload(self.entry.entry_id)
+        await self.hass.async_block_till_done()
+
+    # --- the figures ---
+
+    def report(self, wall_seconds: float) -> Report:
+        """Work the figures out from the simulator's request log, the timeline and the logs."""
+        runs = self.runs
+        requests = [(parse_time(r["time"]), r) for r in self.sim.requests]
+        in_day = [(at, r) for at, r in requests if DAY_START <= at < DAY_END]
+        per_hour = [0] * 24
+        for at, _ in in_day:
+            per_hour[int((at - DAY_START).total_seconds() // 3600)] += 1
+        times = sorted(at for at, _ in requests)
+        rolling_max, first = 0, 0
+        for last, at in enumerate(times):
+            while times[first] <= at - timedelta(hours=1):
+                first += 1
+            rolling_max = max(rolling_max, last - first + 1)
+
+        def injected(at: datetime) -> bool:
+            return any(
+                r.plan.kind == "rate_limit" and r.plan.start <= at <= r.plan.end for r in runs
+            )
+
+        caused_429 = [
+            f"{at:%H:%M:%S} {r['method']} {r['path']}"
+            for at, r in requests
+            if r["status"] == 429 and not injected(at)
+        ]
+        # A refresh answers a 401 if one came at the same instant; otherwise the token expired.
+        refreshes = [at for at, r in in_day if r["path"] == "/o/token/" and r["status"] == 200]
+        unauthorized = {at for at, r in in_day if r["status"] == 401}
+        on_expiry = sum(at not in unauthorized for at in refreshes)
+
+        boundaries = [DAY_START + k * timedelta(minutes=30) for k in range(1, 49)]
+        boundary_lags: list[float] = []
+        boundary_requests: list[int] = []
+        boundary_endpoints: Counter[str] = Counter()
+        for boundary in boundaries:
+            price = Decimal(self.world.tariff.price_at(boundary)) / 100
+            shown = self.timeline.first_shown("current_price", boundary, {price})
+            boundary_lags.append(math.inf if shown is None else (shown - boundary).total_seconds())
+            near = [r for at, r in requests if abs(at - boundary) <= BOUNDARY_WINDOW]
+            boundary_requests.append(len(near))
+            boundary_endpoints.update(endpoint(r["method"], r["path"]) for r in near)
+
+        lags, missed = self.timeline.lags(PLUG_IN, UNPLUG)
+        faulty = [(r.plan.start, r.deadline or r.plan.end) for r in runs]
+        clean = [
+            lag
+            for when, lag in lags
+            if not any(
+                start <= when + timedelta(seconds=lag) and when <= end for start, end in faulty
+            )
+        ]
+
+        records = [r for r in self.logs.records if not harness_noise(r)]
+        tracebacks = [r for r in records if r.exc_info and r.levelno >= logging.WARNING]
+        unhandled = [r for r in tracebacks if r.levelno >= logging.ERROR and about_us(r)]
+        return Report(
+            per_hour=per_hour,
+            rolling_max=rolling_max,
+            by_endpoint=Counter(endpoint(r["method"], r["path"]) for _, r in in_day),
+            caused_429=caused_429,
+            injected_429=sum(run.injected_429 for run in runs),
+            refreshes_after_401=len(refreshes) - on_expiry,
+            refreshes_on_expiry=on_expiry,
+            intervals=self.intervals,
+            freshness=[lag for _, lag in lags],
+            freshness_clean=clean,
+            freshness_missed=missed,
+            boundary_lags=boundary_lags,
+            boundary_requests=boundary_requests,
+            boundary_endpoints=boundary_endpoints,
+            faults=runs,
+            outages=sum(
+                r.levelno >= logging.ERROR
+                and not r.exc_info
+                and bool(FETCH_FAILED.match(r.getMessage()))
+                for r in records
+            ),
+            recoveries=sum(bool(RECOVERED.match(r.getMessage())) for r in records),
+            warnings=Counter(
+                str(r.msg)
+                for r in records
+                if r.levelno == logging.WARNING
+                and not r.exc_info
+                and about_us(r)
+                and r.name != "homeassistant.loader"  # "custom integration ... not tested"
+            ),
+            unhandled=[describe(r) for r in unhandled],
+            other_tracebacks=[describe(r) for r in tracebacks if r not in unhandled],
+            steps=self.driver.steps,
+            stalls=self.driver.stalls,
+            unexpected_stalls=self.driver.unexpected_stalls,
+            wall_seconds=wall_seconds,
+        )
+
+
+@pytest.mark.no_fail_on_log_exception  # logged exceptions are counted here, not raised
+async def test_soak_day(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    socket_enabled: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Live through a simulated day and print the figures; fail only on real bugs."""
+    wall_start = freezegun.api.real_monotonic()  # read off the module: freezegun swaps copies
+    # DataUpdateCoordinator picks its sub-second offset with `random`: the same figures each run.
+    random.seed(SEED)
+    # Run the loop as Home Assistant does, without asyncio's debug mode (phcc turns it on; its
+    # slow-callback warnings would also take the simulated time for real time).
+    asyncio.get_running_loop().set_debug(False)
+    freezer.move_to(DAY_START)
+    sim = SimulatorServer(SimulatorConfig(start=DAY_START, time_scale=0, seed=SEED))
+    await sim.start("127.0.0.1", 0)
+    logs = LogCollector()
+    ours = logging.getLogger(f"custom_components.{DOMAIN}")
+    level = ours.level
+    if ours.getEffectiveLevel() > logging.INFO:
+        ours.setLevel(logging.INFO)  # "Fetching ... data recovered" is logged at INFO
+    logging.getLogger().addHandler(logs)
+    try:
+        soak = Soak(hass, sim, freezer, logs)
+        await soak.setup()
+        await soak.run()
+    finally:
+        logging.getLogger().removeHandler(logs)
+        ours.setLevel(level)
+        await sim.stop()
+    report = soak.report(freezegun.api.real_monotonic() - wall_start)
+    with capsys.disabled():
+        print(report.table())
+    if report.failures:
+        pytest.fail("; ".join(report.failures), pytrace=False)
