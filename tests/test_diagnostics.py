@@ -38,9 +38,11 @@ async def test_diagnostics(
 
     text = json.dumps(diagnostics)
     secrets = ("access-1", "refresh-1", "frodo@example.com", "Frodo Baggins", "Family car")
-    for secret in (*secrets, "SHIR100001"):
+    for secret in (*secrets, "SHIR100001", "8944110000001234567", "10.193.28.42"):
         assert secret not in text, secret
     assert diagnostics["polling"]["requests_total"] == len(mock_api.calls())
+    assert diagnostics["connectivity"]["evse01HSH04KDEWF6Z4DB2J77J74K5"]["iccid"] == "**REDACTED**"
+    assert len(diagnostics["sessions"]) == 2
     assert diagnostics == snapshot(
         exclude=props("created_at", "modified_at", "entry_id", "expires_at")
     )

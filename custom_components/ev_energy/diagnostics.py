@@ -37,9 +37,17 @@ async def async_get_config_entry_diagnostics(
     coordinator = entry.runtime_data.coordinator
     client = entry.runtime_data.client
     prices = entry.runtime_data.prices
+    sessions = entry.runtime_data.sessions.data or {}
+    connectivity = entry.runtime_data.connectivity.data or {}
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "data": async_redact_data(asdict(coordinator.data), TO_REDACT),
+        "sessions": async_redact_data(
+            {vehicle_id: asdict(session) for vehicle_id, session in sessions.items()}, TO_REDACT
+        ),
+        "connectivity": async_redact_data(
+            {evse_id: asdict(item) for evse_id, item in connectivity.items()}, TO_REDACT
+        ),
         "polling": {
             "last_update_success": coordinator.last_update_success,
             "update_interval_seconds": (
