@@ -254,7 +254,7 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
         )
 
 
-class _FollowerCoordinator[DataT](DataUpdateCoordinator[DataT]):
+class FollowerCoordinator[DataT](DataUpdateCoordinator[DataT]):
     """A coordinator on its own (slower) cadence that reads what the live poll found."""
 
     config_entry: EvEnergyConfigEntry
@@ -284,7 +284,7 @@ class _FollowerCoordinator[DataT](DataUpdateCoordinator[DataT]):
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
 
-class EvEnergyPriceCoordinator(_FollowerCoordinator[PriceSchedule]):
+class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
     """Keeps the tariff's known price intervals and ticks at every price boundary.
 
     The list is fetched every 30 minutes and right after the known horizon ends; between
@@ -458,7 +458,7 @@ class PriceView:
         return start.astimezone(UTC), end.astimezone(UTC)
 
 
-class EvEnergySessionsCoordinator(_FollowerCoordinator[dict[str, ChargingSession]]):
+class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]]):
     """Each vehicle's latest charging session: every 5 minutes and when a plug changes."""
 
     def __init__(
@@ -492,8 +492,10 @@ class EvEnergySessionsCoordinator(_FollowerCoordinator[dict[str, ChargingSession
             for vehicle_id, state in plugged.items()
         )
         self._plugged = plugged
-        if changed or not self.last_update_success:
+        if changed:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+        else:
+            super()._on_live_update()
 
     async def _async_update_data(self) -> dict[str, ChargingSession]:
         sessions = await async_guarded(self, "sessions", self.client.async_get_sessions())
@@ -506,7 +508,7 @@ class EvEnergySessionsCoordinator(_FollowerCoordinator[dict[str, ChargingSession
         return latest
 
 
-class EvEnergyConnectivityCoordinator(_FollowerCoordinator[dict[str, EvseConnectivity]]):
+class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnectivity]]):
     """Chargers' connectivity (reliability, signal, firmware): slow-changing, read hourly."""
 
     def __init__(

@@ -31,6 +31,7 @@ from .coordinator import (
     EvEnergyData,
     EvEnergyPriceCoordinator,
     EvEnergySessionsCoordinator,
+    FollowerCoordinator,
     PriceView,
 )
 
@@ -163,24 +164,30 @@ def account_device_info(user_id: str) -> DeviceInfo:
     )
 
 
-class EvEnergyPriceEntity(CoordinatorEntity[EvEnergyPriceCoordinator]):
-    """An entity of the account device that reads the tariff's prices.
+class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
+    CoordinatorEntity[CoordinatorT]
+):
+    """An entity of a slower coordinator that also follows the live poll.
 
-    It follows both coordinators: the price list (and its boundary ticks) and the live poll,
-    which carries the tariff's own current price used when the list has no price for now.
+    The live poll says whether its vehicle or charger is still in the account (and carries
+    the tariff), so its updates refresh this entity's state too.
     """
 
     _attr_has_entity_name = True
 
     def __init__(
-        self, coordinator: EvEnergyPriceCoordinator, description: EntityDescription
+        self,
+        coordinator: CoordinatorT,
+        resource_id: str,
+        device_info: DeviceInfo,
+        description: EntityDescription,
     ) -> None:
-        """Attach to the account's device."""
+        """Bind the entity to a resource, its device and its description."""
         super().__init__(coordinator)
         self.entity_description = description
-        user_id = coordinator.main.data.user.id
-        self._attr_unique_id = f"{user_id}_{description.key}"
-        self._attr_device_info = account_device_info(user_id)
+        self.resource_id = resource_id
+        self._attr_unique_id = f"{resource_id}_{description.key}"
+        self._attr_device_info = device_info
 
     async def async_added_to_hass(self) -> None:
         """Also follow the live poll."""
@@ -188,6 +195,27 @@ class EvEnergyPriceEntity(CoordinatorEntity[EvEnergyPriceCoordinator]):
         self.async_on_remove(
             self.coordinator.main.async_add_listener(self._handle_coordinator_update)
         )
+
+    @property
+    def in_account(self) -> bool:
+        """Whether the live poll still lists this entity's vehicle or charger."""
+        data = self.coordinator.main.data
+        return self.resource_id in data.vehicles or self.resource_id in data.evses
+
+
+class EvEnergyPriceEntity(EvEnergyFollowerEntity[EvEnergyPriceCoordinator]):
+    """An entity of the account device that reads the tariff's prices.
+
+    The live poll carries the tariff's own current price, used when the list has no price
+    for now.
+    """
+
+    def __init__(
+        self, coordinator: EvEnergyPriceCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach to the account's device."""
+        user_id = coordinator.main.data.user.id
+        super().__init__(coordinator, user_id, account_device_info(user_id), description)
 
     @property
     def prices(self) -> PriceView:
@@ -213,10 +241,8 @@ class EvEnergyAccountEntity(EvEnergyEntity):
         self._attr_device_info = account_device_info(user_id)
 
 
-class EvEnergySessionEntity(CoordinatorEntity[EvEnergySessionsCoordinator]):
+class EvEnergySessionEntity(EvEnergyFollowerEntity[EvEnergySessionsCoordinator]):
     """A vehicle entity read from its latest charging session."""
-
-    _attr_has_entity_name = True
 
     def __init__(
         self,
@@ -225,34 +251,21 @@ class EvEnergySessionEntity(CoordinatorEntity[EvEnergySessionsCoordinator]):
         description: EntityDescription,
     ) -> None:
         """Attach to the vehicle's device."""
-        super().__init__(coordinator)
-        self.entity_description = description
-        self.vehicle_id = vehicle.id
-        self._attr_unique_id = f"{vehicle.id}_{description.key}"
-        self._attr_device_info = vehicle_device_info(vehicle)
+        super().__init__(coordinator, vehicle.id, vehicle_device_info(vehicle), description)
 
     @property
     def session(self) -> ChargingSession | None:
         """The vehicle's latest session, if there is one."""
-        return self.coordinator.data.get(self.vehicle_id) if self.coordinator.data else None
-
-    async def async_added_to_hass(self) -> None:
-        """Also follow the live poll, which says whether the vehicle is still there."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.main.async_add_listener(self._handle_coordinator_update)
-        )
+        return self.coordinator.data.get(self.resource_id) if self.coordinator.data else None
 
     @property
     def available(self) -> bool:
         """Unavailable when sessions cannot be read or the vehicle left the account."""
-        return super().available and self.vehicle_id in self.coordinator.main.data.vehicles
+        return super().available and self.in_account
 
 
-class EvEnergyConnectivityEntity(CoordinatorEntity[EvEnergyConnectivityCoordinator]):
+class EvEnergyConnectivityEntity(EvEnergyFollowerEntity[EvEnergyConnectivityCoordinator]):
     """A charger entity read from its connectivity snapshot."""
-
-    _attr_has_entity_name = True
 
     def __init__(
         self,
@@ -261,32 +274,17 @@ class EvEnergyConnectivityEntity(CoordinatorEntity[EvEnergyConnectivityCoordinat
         description: EntityDescription,
     ) -> None:
         """Attach to the charger's device."""
-        super().__init__(coordinator)
-        self.entity_description = description
-        self.evse_id = evse.id
-        self._attr_unique_id = f"{evse.id}_{description.key}"
-        self._attr_device_info = charger_device_info(evse)
+        super().__init__(coordinator, evse.id, charger_device_info(evse), description)
 
     @property
     def connectivity(self) -> EvseConnectivity | None:
         """The charger's last connectivity snapshot."""
-        return self.coordinator.data.get(self.evse_id) if self.coordinator.data else None
-
-    async def async_added_to_hass(self) -> None:
-        """Also follow the live poll, which says whether the charger is still there."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.main.async_add_listener(self._handle_coordinator_update)
-        )
+        return self.coordinator.data.get(self.resource_id) if self.coordinator.data else None
 
     @property
     def available(self) -> bool:
         """Unavailable until read, or once the charger left the account."""
-        return (
-            super().available
-            and self.connectivity is not None
-            and self.evse_id in self.coordinator.main.data.evses
-        )
+        return super().available and self.connectivity is not None and self.in_account
 
 
 def translate_error(err: EvEnergyError) -> HomeAssistantError:
