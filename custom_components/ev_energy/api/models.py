@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from .exceptions import EvEnergyResponseError, Problem
-from .prices import RateBand, parse_daily_prices
+from .prices import RateBand, parse_daily_prices, parse_instant
 
 _LOGGER = logging.getLogger(__name__)
 _REPORTED_UNKNOWN: set[tuple[str, str]] = set()
@@ -108,15 +108,7 @@ def _str(data: JsonObject, key: str) -> str | None:
 
 
 def _datetime(data: JsonObject, key: str) -> datetime | None:
-    """Return an aware instant in UTC, or None (naive, or beyond datetime's UTC range)."""
-    value = data.get(key)
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
-    except (ValueError, OverflowError):
-        return None
+    return parse_instant(data.get(key))
 
 
 def _enum[E: StrEnum](data: JsonObject, key: str, enum: type[E]) -> E | None:

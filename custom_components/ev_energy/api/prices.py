@@ -43,7 +43,8 @@ class PriceWindow:
     average: Decimal
 
 
-def _aware(value: object) -> datetime | None:
+def parse_instant(value: object) -> datetime | None:
+    """Return an ISO 8601 instant in UTC, or None (not a string, naive, or out of range)."""
     if not isinstance(value, str):
         return None
     try:
@@ -63,7 +64,7 @@ def intervals_from_api(items: Iterable[object], currency: str) -> list[PriceInte
     for item in items:
         if not isinstance(item, Mapping):
             continue
-        start = _aware(item.get("started_at"))
+        start = parse_instant(item.get("started_at"))
         seconds = item.get("interval_seconds")
         price = item.get("price_minor_units")
         if (
