@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ import time
 from typing import Any, cast
 from unittest.mock import PropertyMock, patch
 
+import freezegun.api
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.application_credentials import (
     ClientCredential,
@@ -139,6 +141,10 @@ class MockApi:
         default_factory=lambda: load_json_object_fixture("connectivity.json")
     )
     faults: dict[str, list[Fault]] = field(default_factory=dict)
+    # Answers to these URLs are computed at once but held back until the event is set, like a
+    # request still in flight while something else happens.
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    held: list[str] = field(default_factory=list)
     # When set, every answer carries X-RateLimit-Limit/Remaining like the real API.
     rate_limit: tuple[int, int] | None = None
 
@@ -203,9 +209,33 @@ class MockApi:
                     "X-RateLimit-Limit": str(limit),
                     "X-RateLimit-Remaining": str(remaining),
                 }
-            return AiohttpClientMockResponse(method, request_url, json=body, headers=headers)
+            # The body is serialised here, so a held answer keeps what was true when it was read.
+            response = AiohttpClientMockResponse(method, request_url, json=body, headers=headers)
+            if (gate := self.gates.get(url)) is not None:
+                self.held.append(url)
+                await gate.wait()
+            return response
 
         self.aioclient_mock.request(method, url, side_effect=respond)
+
+    def hold(self, url: str) -> asyncio.Event:
+        """Hold answers to `url` until the returned event is set."""
+        return self.gates.setdefault(url, asyncio.Event())
+
+    async def wait_held(self, url: str, count: int = 1) -> None:
+        """Run the loop until `count` requests to `url` are being held."""
+        # The loop's clock is frozen in these tests, so the deadline is read off the real one.
+        deadline = freezegun.api.real_monotonic() + 5
+        while self.held.count(url) < count:
+            assert freezegun.api.real_monotonic() < deadline, f"no request to {url} held"
+            await asyncio.sleep(0)
+
+    def add_charger(self, evse_id: str) -> str:
+        """Add a second charger like the first; return its connectivity URL."""
+        self.evses.append({**self.evses[0], "id": evse_id})
+        url = f"{API}/evses/{evse_id}/connectivity"
+        self._endpoint("get", url, lambda *_: (self.connectivity, {}))
+        return url
 
     def fail(self, url: str, fault: Fault | None = None, times: int = 1) -> None:
         """Make the next `times` requests to `url` fail with `fault` (default HTTP 500)."""

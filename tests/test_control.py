@@ -324,10 +324,14 @@ async def test_connectivity_read_hourly(
     reliability = "sensor.hypervolt_home_3_0_connection_reliability_30_days"
     await setup_integration(hass, config_entry)
     assert state_of(hass, reliability).state == "97"
-    mock_api.fail(CONNECTIVITY_URL, Fault(status=HTTPStatus.SERVICE_UNAVAILABLE))
+    mock_api.fail(CONNECTIVITY_URL, Fault(status=HTTPStatus.SERVICE_UNAVAILABLE), times=2)
     await _poll(hass, freezer, timedelta(minutes=30))
     assert len(mock_api.calls(CONNECTIVITY_URL)) == 1
     await _poll(hass, freezer, timedelta(minutes=31))
     assert len(mock_api.calls(CONNECTIVITY_URL)) == 2
+    # One failure is a blip, retried within a minute; the second makes it unavailable.
+    assert state_of(hass, reliability).state == "97"
+    await _poll(hass, freezer, timedelta(minutes=1))
+    assert len(mock_api.calls(CONNECTIVITY_URL)) == 3
     assert state_of(hass, reliability).state == "unavailable"
     assert state_of(hass, "sensor.hypervolt_home_3_0_charge_power").state == "7.18"

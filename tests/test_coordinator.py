@@ -269,15 +269,18 @@ async def test_outage_then_recovery(
     caplog: pytest.LogCaptureFixture,
     fault: Fault,
 ) -> None:
-    """Failures make entities unavailable, logged once; the next success brings them back.
+    """A blip is retried soon; lasting failures make entities unavailable, logged once.
 
-    The price is known from the cached price list, so it keeps its value meanwhile.
+    The next success brings them back. The price is known from the cached price list, so it
+    keeps its value meanwhile.
     """
     await setup_integration(hass, config_entry)
     caplog.set_level(logging.INFO)
     mock_api.fail(VEHICLES_URL, fault, times=3)
 
-    for _ in range(3):
+    await _poll(hass, freezer)
+    assert state_of(hass, SOC).state == "63"
+    for _ in range(2):
         await _poll(hass, freezer)
         assert state_of(hass, SOC).state == STATE_UNAVAILABLE
         assert state_of(hass, PRICE).state == "0.24"
@@ -331,6 +334,8 @@ async def test_token_endpoint_down_is_transient(
     aioclient_mock.post(TOKEN_URL, status=HTTPStatus.SERVICE_UNAVAILABLE)
     mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.UNAUTHORIZED))
 
+    await _poll(hass, freezer)
+    assert state_of(hass, SOC).state == "63"
     await _poll(hass, freezer)
 
     assert state_of(hass, SOC).state == STATE_UNAVAILABLE

@@ -113,7 +113,7 @@ async def test_api_rejection_keeps_real_value(
     with pytest.raises(HomeAssistantError) as err:
         await _set(hass, 90)
 
-    assert err.value.translation_key == "api_rejected"
+    assert err.value.translation_key == "api_error"
     assert "maximum_charge_limit_percentage: Not allowed for this vehicle." in str(err.value)
     assert state_of(hass, CHARGE_LIMIT).state == "80"
 

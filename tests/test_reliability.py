@@ -13,7 +13,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
-from custom_components.ev_energy.const import DOMAIN
+from custom_components.ev_energy.const import DOMAIN, LIVE_RETRY_SOON
 from custom_components.ev_energy.coordinator import _off_boundary_delay
 
 from .conftest import (
@@ -134,6 +134,7 @@ async def test_health_visible_during_outage(
 
     mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=2)
     await _tick(hass, freezer, 60)
+    await _tick(hass, freezer, LIVE_RETRY_SOON.total_seconds())
     assert state_of(hass, SOC).state == "unavailable"
     assert state_of(hass, LAST_SUCCESS).state == NOW.isoformat()
     assert int(state_of(hass, REQUESTS).state) > requests_before
@@ -273,14 +274,22 @@ async def test_slow_data_catches_up_after_outage(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """Sessions failed during an outage are read again as soon as the live poll recovers."""
+    """Sessions failed during an outage are read again as soon as the live poll recovers.
+
+    Live poll: blip at 60 s, down from 80 s, failing every minute until it works at 440 s.
+    Sessions: blip at 300 s, down at 330 s, failing again at 390 s; backed off to 510 s, but the
+    live poll's recovery at 440 s brings them back at once.
+    """
     await setup_integration(hass, config_entry)
     energy = "sensor.family_car_last_session_energy"
-    mock_api.fail(SESSIONS_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=1)
-    mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=2)
-    await _tick(hass, freezer, 5 * 60)  # the 5-minute sessions read fails too
+    mock_api.fail(SESSIONS_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=3)
+    mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=7)
+    for _ in range(43):
+        await _tick(hass, freezer, 10)
+    assert state_of(hass, SOC).state == "unavailable"
     assert state_of(hass, energy).state == "unavailable"
-    for _ in range(2):
-        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SESSIONS_URL)) == 4
+    await _tick(hass, freezer, 10)
     assert state_of(hass, SOC).state == "63"
     assert state_of(hass, energy).state == "12.4"
+    assert len(mock_api.calls(SESSIONS_URL)) == 5

@@ -39,6 +39,12 @@ LOW_BUDGET_UPDATE_INTERVAL: Final = timedelta(minutes=15)
 HOURLY_SHARE: Final = 0.25
 LOW_REMAINING_SHARE: Final = 0.1
 DEFAULT_RATE_LIMIT: Final = 1000
+# One failed poll (a timeout, a 5xx) keeps the last data and is retried this soon; only a
+# failure that persists makes entities unavailable.
+LIVE_RETRY_SOON: Final = timedelta(seconds=20)
+FOLLOWER_RETRY_SOON: Final = timedelta(seconds=30)
+# A slower data set that keeps failing on its own backs off, doubling up to this.
+FOLLOWER_MAX_BACKOFF: Final = timedelta(hours=1)
 # The user's tariff assignment rarely changes; re-reading it hourly keeps the poll at 3 calls.
 USER_REFRESH_INTERVAL: Final = timedelta(hours=1)
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time as dt_time, timedelta
 from decimal import Decimal
 import logging
 import time
-from typing import Any, NoReturn, cast
+from typing import NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from homeassistant.config_entries import ConfigEntry
@@ -43,8 +42,11 @@ from .const import (
     CONNECTIVITY_REFRESH_INTERVAL,
     DEFAULT_RATE_LIMIT,
     DOMAIN,
+    FOLLOWER_MAX_BACKOFF,
+    FOLLOWER_RETRY_SOON,
     HOURLY_SHARE,
     IDLE_UPDATE_INTERVAL,
+    LIVE_RETRY_SOON,
     LOW_BUDGET_UPDATE_INTERVAL,
     LOW_REMAINING_SHARE,
     MISSING_POLLS_BEFORE_REMOVAL,
@@ -83,51 +85,127 @@ class EvEnergyRuntimeData:
     connectivity: EvEnergyConnectivityCoordinator
 
 
-async def async_guarded[T](
-    coordinator: DataUpdateCoordinator[Any], feature: str, call: Awaitable[T]
-) -> T:
-    """Await an API call for `feature`; a 403 becomes a repair issue as well as a failure."""
-    entry_id = coordinator.config_entry.entry_id if coordinator.config_entry else ""
-    try:
-        result = await call
-    except EvEnergyApiError as err:
-        if err.status == 403:
-            async_set_permission_issue(coordinator.hass, entry_id, feature, denied=True)
-        raise_update_failed(err)
-    except EvEnergyError as err:
-        raise_update_failed(err)
-    async_set_permission_issue(coordinator.hass, entry_id, feature, denied=False)
-    return result
+def error_translation(err: EvEnergyError) -> tuple[str, dict[str, str]]:
+    """Return, from the one table, a client error's to translation key and placeholders.
+
+    Polls (UpdateFailed) and writes (HomeAssistantError) both read it, so a failure reads the
+    same wherever the user meets it.
+    """
+    if isinstance(err, EvEnergyAuthError):
+        return "auth_failed", {}
+    if isinstance(err, EvEnergyRateLimitError):
+        return "rate_limited", {"retry_after": str(round(err.retry_after))}
+    if isinstance(err, EvEnergyConnectionError):
+        return "cannot_connect", {}
+    if isinstance(err, EvEnergyApiError):
+        return "api_error", {"status": str(err.status), "message": err.problem.message}
+    return "invalid_response", {}
 
 
 def raise_update_failed(err: EvEnergyError) -> NoReturn:
     """Map a client error to the coordinator's translated failure."""
+    key, placeholders = error_translation(err)
     if isinstance(err, EvEnergyAuthError):
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="auth_failed"
-        ) from err
-    if isinstance(err, EvEnergyRateLimitError):
-        raise UpdateFailed(
-            translation_domain=DOMAIN,
-            translation_key="rate_limited",
-            translation_placeholders={"retry_after": str(round(err.retry_after))},
-            retry_after=err.retry_after,
-        ) from err
-    if isinstance(err, EvEnergyConnectionError):
-        raise UpdateFailed(translation_domain=DOMAIN, translation_key="cannot_connect") from err
-    if isinstance(err, EvEnergyApiError):
-        raise UpdateFailed(
-            translation_domain=DOMAIN,
-            translation_key="api_error",
-            translation_placeholders={"status": str(err.status), "message": err.problem.message},
-        ) from err
-    raise UpdateFailed(translation_domain=DOMAIN, translation_key="invalid_response") from err
+        raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key=key) from err
+    raise UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders,
+        retry_after=err.retry_after if isinstance(err, EvEnergyRateLimitError) else None,
+    ) from err
 
 
-class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
-    """Polls vehicles, chargers and the tariff price once a minute."""
+def _is_transient(err: EvEnergyError) -> bool:
+    """Tell a blip worth one quick retry (network trouble, a 5xx) from a lasting failure."""
+    return isinstance(err, EvEnergyConnectionError) or (
+        isinstance(err, EvEnergyApiError) and err.status >= 500
+    )
+
+
+class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
+    """Failure policy shared by every ev.energy coordinator.
+
+    One transient failure keeps the last data and retries soon, so a single 503 does not blank
+    the entities; a failure that persists makes them unavailable and backs off. A 403 on the
+    coordinator's `feature` raises the permission repair until access works again.
+
+    `refreshes_started` counts refreshes as they begin and `data_generation` says which of them
+    produced the current data: a write confirmed at generation N is only superseded by data of
+    a refresh that started after it.
+    """
 
     config_entry: EvEnergyConfigEntry
+    feature: str | None = None
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        client: EvEnergyClient,
+        *,
+        name: str,
+        interval: timedelta,
+        retry_soon: timedelta,
+    ) -> None:
+        """Poll `name` every `interval` through `client`; retry a blip after `retry_soon`."""
+        super().__init__(hass, _LOGGER, config_entry=entry, name=name, update_interval=interval)
+        self.client = client
+        self.base_interval = interval
+        # The delay chosen after the last success; a persistent failure keeps it by default.
+        self.pace = interval
+        self.retry_soon = retry_soon
+        self.failures = 0
+        self.refreshes_started = 0
+        self.data_generation = 0
+
+    async def _async_fetch(self) -> DataT:
+        """Read the data set; raise EvEnergyError on failure."""
+        raise NotImplementedError
+
+    def _next_interval(self, data: DataT) -> timedelta:
+        """Return the delay after a successful refresh."""
+        return self.base_interval
+
+    def _failure_interval(self) -> timedelta:
+        """Return the delay after a failure that is no longer treated as a blip."""
+        return self.pace
+
+    async def _async_update_data(self) -> DataT:
+        self.refreshes_started += 1
+        generation = self.refreshes_started
+        try:
+            data = await self._async_fetch()
+        except EvEnergyError as err:
+            self._set_permission_issue(err)
+            self.failures += 1
+            if self.failures == 1 and self.data is not None and _is_transient(err):
+                _LOGGER.debug("%s: %s; keeping the last data and retrying soon", self.name, err)
+                self.update_interval = self.retry_soon
+                return self.data
+            self.update_interval = self._failure_interval()
+            raise_update_failed(err)
+        self._set_permission_issue(None)
+        self.failures = 0
+        if generation < self.data_generation:
+            # Overtaken by a refresh that began later and has already landed: keep its data.
+            return self.data
+        self.data_generation = generation
+        self.pace = self.update_interval = self._next_interval(data)
+        return data
+
+    def _set_permission_issue(self, err: EvEnergyError | None) -> None:
+        if self.feature is None:
+            return
+        denied = isinstance(err, EvEnergyApiError) and err.status == 403
+        # Any other failure says nothing about the permission either way.
+        if denied or err is None:
+            async_set_permission_issue(
+                self.hass, self.config_entry.entry_id, self.feature, denied=denied
+            )
+
+
+class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
+    """Polls vehicles, chargers and the tariff price: every minute while anything is plugged in."""
 
     def __init__(
         self, hass: HomeAssistant, entry: EvEnergyConfigEntry, client: EvEnergyClient
@@ -135,33 +213,36 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
         """Poll through `client` for `entry`."""
         super().__init__(
             hass,
-            _LOGGER,
-            config_entry=entry,
+            entry,
+            client,
             name=DOMAIN,
-            update_interval=UPDATE_INTERVAL,
+            interval=UPDATE_INTERVAL,
+            retry_soon=LIVE_RETRY_SOON,
         )
-        self.client = client
         self._user: User | None = None
         self._user_read_at = 0.0
         self.last_success: datetime | None = None
-        self._active_ids: set[str] = set()
+        self._plugged_in_ids: set[str] = set()
         # Vehicles and chargers that have a device; platforms add entities for new ones.
-        self.active_ids: set[str] = set()
+        self.ids_with_device: set[str] = set()
         self._missing_polls: dict[str, int] = {}
+        # Vehicles as a write returned them, with the refresh count at that moment.
+        self._confirmed_writes: dict[str, tuple[int, Vehicle]] = {}
 
     async def _async_setup(self) -> None:
         """Find the account's tariff once before the first poll."""
-        await self._async_refresh_user()
+        try:
+            await self._async_refresh_user()
+        except EvEnergyError as err:
+            raise_update_failed(err)
 
     async def _async_refresh_user(self) -> None:
         assert self.config_entry.unique_id is not None
-        try:
-            self._user = await self.client.async_get_user(self.config_entry.unique_id)
-        except EvEnergyError as err:
-            raise_update_failed(err)
+        self._user = await self.client.async_get_user(self.config_entry.unique_id)
         self._user_read_at = time.monotonic()
 
-    async def _async_update_data(self) -> EvEnergyData:
+    async def _async_fetch(self) -> EvEnergyData:
+        started = self.refreshes_started
         if time.monotonic() - self._user_read_at >= USER_REFRESH_INTERVAL.total_seconds():
             await self._async_refresh_user()
         assert self._user is not None
@@ -180,37 +261,48 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
         ):
             errors = [e for e in (vehicles, evses, tariff) if isinstance(e, BaseException)]
             # An auth failure outranks whatever else went wrong in the same cycle.
-            first = next((e for e in errors if isinstance(e, EvEnergyAuthError)), errors[0])
-            if not isinstance(first, EvEnergyError):
-                raise first
-            raise_update_failed(first)
+            raise next((e for e in errors if isinstance(e, EvEnergyAuthError)), errors[0])
 
         data = EvEnergyData(
             user=user,
-            vehicles={vehicle.id: vehicle for vehicle in vehicles},
+            vehicles=self._keep_confirmed_writes(started, vehicles),
             evses={evse.id: evse for evse in evses},
             tariff=tariff,
         )
         self._track_resources(data)
-        self.update_interval = self._next_interval(data)
         self.last_success = dt_util.utcnow()
         return data
 
+    def _keep_confirmed_writes(self, started: int, polled: list[Vehicle]) -> dict[str, Vehicle]:
+        """Overlay settings a write confirmed after this poll began; its answer predates them."""
+        vehicles = {vehicle.id: vehicle for vehicle in polled}
+        for vehicle_id, (written_at, confirmed) in list(self._confirmed_writes.items()):
+            if started > written_at:
+                # This poll began after the write: whatever it says is the newer truth.
+                del self._confirmed_writes[vehicle_id]
+            elif (vehicle := vehicles.get(vehicle_id)) is not None:
+                vehicles[vehicle_id] = replace(
+                    vehicle,
+                    maximum_charge_limit_percentage=confirmed.maximum_charge_limit_percentage,
+                    smart_charging_enabled=confirmed.smart_charging_enabled,
+                )
+        return vehicles
+
     def _next_interval(self, data: EvEnergyData) -> timedelta:
-        """Poll fast only while something charges, and never beyond the budget."""
+        """Poll fast only while something is plugged in, and never beyond the budget."""
         statuses = {v.id: v.status for v in data.vehicles.values()} | {
             e.id: e.status for e in data.evses.values()
         }
-        active: set[str] = set()
+        plugged_in: set[str] = set()
         for resource_id, status in statuses.items():
             plugged = (status.is_plugged_in, status.is_charging) if status else (None, None)
             if True in plugged or (
                 # Unknown (a status missing from this answer): keep what we knew.
-                plugged == (None, None) and resource_id in self._active_ids
+                plugged == (None, None) and resource_id in self._plugged_in_ids
             ):
-                active.add(resource_id)
-        self._active_ids = active
-        interval = UPDATE_INTERVAL if active else IDLE_UPDATE_INTERVAL
+                plugged_in.add(resource_id)
+        self._plugged_in_ids = plugged_in
+        interval = UPDATE_INTERVAL if plugged_in else IDLE_UPDATE_INTERVAL
         limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
         remaining = self.client.rate_limit_remaining
         if remaining is not None and remaining < limit * LOW_REMAINING_SHARE:
@@ -222,15 +314,15 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
     def _track_resources(self, data: EvEnergyData) -> None:
         """Adopt new vehicles/chargers; remove devices gone for several polls in a row."""
         present = data.vehicles.keys() | data.evses.keys()
-        self.active_ids |= present
+        self.ids_with_device |= present
         registry = dr.async_get(self.hass)
-        for resource_id in self.active_ids - present:
+        for resource_id in self.ids_with_device - present:
             missing = self._missing_polls.get(resource_id, 0) + 1
             self._missing_polls[resource_id] = missing
             if missing < MISSING_POLLS_BEFORE_REMOVAL:
                 continue
             _LOGGER.info("%s is no longer in the ev.energy account; removing it", resource_id)
-            self.active_ids.discard(resource_id)
+            self.ids_with_device.discard(resource_id)
             del self._missing_polls[resource_id]
             device = registry.async_get_device_by_identifier(
                 (DOMAIN, resource_id), self.config_entry.entry_id
@@ -247,17 +339,22 @@ class EvEnergyCoordinator(DataUpdateCoordinator[EvEnergyData]):
             return None
         return await self.client.async_get_tariff(user.tariff_id)
 
+    @callback
     def async_set_vehicle(self, vehicle: Vehicle) -> None:
-        """Publish a vehicle the API returned from a write, without another poll."""
+        """Publish a vehicle a write returned; a poll already in flight cannot undo it."""
+        self._confirmed_writes[vehicle.id] = (self.refreshes_started, vehicle)
         self.async_set_updated_data(
             replace(self.data, vehicles={**self.data.vehicles, vehicle.id: vehicle})
         )
 
 
-class FollowerCoordinator[DataT](DataUpdateCoordinator[DataT]):
-    """A coordinator on its own (slower) cadence that reads what the live poll found."""
+class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
+    """A coordinator on its own (slower) cadence that reads what the live poll found.
 
-    config_entry: EvEnergyConfigEntry
+    A data set failing on its own backs off (30 s, 1, 2, 4 ... minutes, at most an hour) on its
+    own schedule; after a real outage (the live poll failing too) it catches up as soon as the
+    live poll works again.
+    """
 
     def __init__(
         self,
@@ -271,16 +368,28 @@ class FollowerCoordinator[DataT](DataUpdateCoordinator[DataT]):
     ) -> None:
         """Poll `name` every `interval` through `client`, following `main`."""
         super().__init__(
-            hass, _LOGGER, config_entry=entry, name=f"{DOMAIN} {name}", update_interval=interval
+            hass,
+            entry,
+            client,
+            name=f"{DOMAIN} {name}",
+            interval=interval,
+            retry_soon=FOLLOWER_RETRY_SOON,
         )
-        self.client = client
         self.main = main
+        self._main_was_ok = main.last_update_success
         entry.async_on_unload(main.async_add_listener(self._on_live_update))
+
+    def _failure_interval(self) -> timedelta:
+        backoff: timedelta = FOLLOWER_RETRY_SOON * 2 ** min(self.failures - 1, 16)
+        return min(backoff, max(self.base_interval, FOLLOWER_MAX_BACKOFF))
 
     @callback
     def _on_live_update(self) -> None:
         """After an outage, catch up as soon as the live poll works again."""
-        if self.main.last_update_success and not self.last_update_success:
+        main_ok = self.main.last_update_success
+        recovered = main_ok and not self._main_was_ok
+        self._main_was_ok = main_ok
+        if recovered and not self.last_update_success:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
 
@@ -291,6 +400,8 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
     fetches, listeners are told at each interval boundary from a local timer, so price states
     flip on time with no request at the boundary.
     """
+
+    feature = "prices"
 
     def __init__(
         self,
@@ -303,32 +414,65 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
         super().__init__(hass, entry, client, main, name="prices", interval=PRICE_REFRESH_INTERVAL)
         self._unsub_boundary: CALLBACK_TYPE | None = None
         self._unsub_horizon: CALLBACK_TYPE | None = None
+        self._unloaded = False
+        self._boundaries_passed = 0
+        self._view: tuple[tuple[object, ...], PriceView] | None = None
+        self.zone = ZoneInfo(hass.config.time_zone)
+        self._zone_warned: set[str] = set()
         entry.async_on_unload(self._cancel_timers)
 
-    async def _async_update_data(self) -> PriceSchedule:
-        self.update_interval = _off_boundary_delay(dt_util.utcnow())
-        schedule = await self._async_fetch()
+    def _next_interval(self, data: PriceSchedule) -> timedelta:
+        return _off_boundary_delay(dt_util.utcnow())
+
+    async def _async_fetch(self) -> PriceSchedule:
+        schedule = await self._async_fetch_schedule()
         self._arm_horizon(schedule)
         return schedule
 
-    async def _async_fetch(self) -> PriceSchedule:
+    async def _async_fetch_schedule(self) -> PriceSchedule:
         tariff = self.main.data.tariff
+        self.zone = self._resolve_zone(tariff)
         if tariff is None or tariff.currency is None:
             return PriceSchedule()
-        zone = _zone(tariff, self.hass)
-        today = dt_util.now(zone).date()
+        today = dt_util.now(self.zone).date()
         if tariff.daily_prices and tariff.type is not TariffType.DYNAMIC:
             return PriceSchedule(
                 intervals_from_bands(
-                    tariff.daily_prices, zone, today - timedelta(days=1), RATE_TARIFF_DAYS
+                    tariff.daily_prices, self.zone, today - timedelta(days=1), RATE_TARIFF_DAYS
                 )
             )
-        since = datetime.combine(today, dt_time(), zone)
-        return PriceSchedule(
-            await async_guarded(
-                self, "prices", self.client.async_get_prices(tariff.id, tariff.currency, since)
+        since = datetime.combine(today, dt_time(), self.zone)
+        return PriceSchedule(await self.client.async_get_prices(tariff.id, tariff.currency, since))
+
+    def _resolve_zone(self, tariff: Tariff | None) -> ZoneInfo:
+        """Return the tariff's time zone, else Home Assistant's; log an unknown name once."""
+        name = tariff.timezone_name if tariff else None
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                if name not in self._zone_warned:
+                    self._zone_warned.add(name)
+                    _LOGGER.warning("Unknown tariff time zone %s; using Home Assistant's", name)
+        return ZoneInfo(self.hass.config.time_zone)
+
+    @property
+    def view(self) -> PriceView:
+        """The prices as entities show them: rebuilt once per update or boundary, then shared."""
+        key = (self.data, self.main.data, self._boundaries_passed)
+        if self._view is None or any(
+            old is not new for old, new in zip(self._view[0], key, strict=True)
+        ):
+            self._view = (
+                key,
+                PriceView(
+                    at=dt_util.utcnow(),
+                    schedule=self.data or PriceSchedule(),
+                    tariff=self.main.data.tariff,
+                    zone=self.zone,
+                ),
             )
-        )
+        return self._view[1]
 
     @callback
     def async_update_listeners(self) -> None:
@@ -343,7 +487,11 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
             self._unsub_boundary = None
         # None until the first successful fetch, whatever the type says.
         schedule = cast(PriceSchedule | None, self.data)
-        if schedule is not None and (boundary := schedule.next_change(dt_util.utcnow())):
+        if (
+            not self._unloaded
+            and schedule is not None
+            and (boundary := schedule.next_change(dt_util.utcnow()))
+        ):
             self._unsub_boundary = async_track_point_in_utc_time(
                 self.hass, self._on_boundary, boundary
             )
@@ -356,7 +504,11 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
             self._unsub_horizon = None
         now = dt_util.utcnow()
         known_until = schedule.known_until
-        if known_until is not None and now < known_until < now + PRICE_REFRESH_INTERVAL:
+        if (
+            not self._unloaded
+            and known_until is not None
+            and now < known_until < now + PRICE_REFRESH_INTERVAL
+        ):
             self._unsub_horizon = async_track_point_in_utc_time(
                 self.hass, self._on_horizon, known_until
             )
@@ -364,6 +516,7 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
     @callback
     def _on_boundary(self, _: datetime) -> None:
         self._unsub_boundary = None
+        self._boundaries_passed += 1
         self.async_update_listeners()
 
     @callback
@@ -373,6 +526,8 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
 
     @callback
     def _cancel_timers(self) -> None:
+        # A fetch still in flight at unload must not arm new timers when it lands.
+        self._unloaded = True
         for unsub in (self._unsub_boundary, self._unsub_horizon):
             if unsub is not None:
                 unsub()
@@ -393,16 +548,6 @@ def _off_boundary_delay(now: datetime) -> timedelta:
     return aligned - now
 
 
-def _zone(tariff: Tariff, hass: HomeAssistant) -> ZoneInfo:
-    """Return the tariff's time zone, or Home Assistant's when it names none or an unknown one."""
-    if tariff.timezone_name:
-        try:
-            return ZoneInfo(tariff.timezone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            _LOGGER.warning("Unknown tariff time zone %s", tariff.timezone_name)
-    return ZoneInfo(hass.config.time_zone)
-
-
 @dataclass(frozen=True, kw_only=True)
 class PriceView:
     """The prices as the entities show them at one instant."""
@@ -411,17 +556,6 @@ class PriceView:
     schedule: PriceSchedule
     tariff: Tariff | None
     zone: ZoneInfo
-
-    @classmethod
-    def now(cls, prices: EvEnergyPriceCoordinator) -> PriceView:
-        """Return the view at the current time."""
-        tariff = prices.main.data.tariff
-        return cls(
-            at=dt_util.utcnow(),
-            schedule=prices.data or PriceSchedule(),
-            tariff=tariff,
-            zone=_zone(tariff, prices.hass) if tariff else ZoneInfo(prices.hass.config.time_zone),
-        )
 
     @property
     def unit(self) -> str | None:
@@ -461,6 +595,8 @@ class PriceView:
 class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]]):
     """Each vehicle's latest charging session: every 5 minutes and when a plug changes."""
 
+    feature = "sessions"
+
     def __init__(
         self,
         hass: HomeAssistant,
@@ -484,6 +620,7 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
     @callback
     def _on_live_update(self) -> None:
         """Also read sessions at once on a plug-in (new session) or unplug (session ended)."""
+        super()._on_live_update()
         if not self.main.last_update_success:
             return
         plugged = self._plug_states(self.main)
@@ -494,11 +631,9 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         self._plugged = plugged
         if changed:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
-        else:
-            super()._on_live_update()
 
-    async def _async_update_data(self) -> dict[str, ChargingSession]:
-        sessions = await async_guarded(self, "sessions", self.client.async_get_sessions())
+    async def _async_fetch(self) -> dict[str, ChargingSession]:
+        sessions = await self.client.async_get_sessions()
         latest: dict[str, ChargingSession] = {}
         for session in sorted(
             sessions, key=lambda s: s.start or datetime.min.replace(tzinfo=UTC), reverse=True
@@ -509,7 +644,10 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
 
 
 class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnectivity]]):
-    """Chargers' connectivity (reliability, signal, firmware): slow-changing, read hourly."""
+    """Chargers' connectivity (reliability, signal, firmware): slow-changing, read hourly.
+
+    Each charger stands alone: one that cannot be read loses only its own entities.
+    """
 
     def __init__(
         self,
@@ -522,18 +660,30 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
         super().__init__(
             hass, entry, client, main, name="connectivity", interval=CONNECTIVITY_REFRESH_INTERVAL
         )
+        self._failing: set[str] = set()
 
-    async def _async_update_data(self) -> dict[str, EvseConnectivity]:
+    async def _async_fetch(self) -> dict[str, EvseConnectivity]:
         evse_ids = list(self.main.data.evses)
         results = await asyncio.gather(
             *(self.client.async_get_connectivity(evse_id) for evse_id in evse_ids),
             return_exceptions=True,
         )
         connectivity: dict[str, EvseConnectivity] = {}
+        errors: dict[str, EvEnergyError] = {}
         for evse_id, result in zip(evse_ids, results, strict=True):
             if isinstance(result, EvEnergyError):
-                raise_update_failed(result)
-            if isinstance(result, BaseException):
+                errors[evse_id] = result
+            elif isinstance(result, BaseException):
                 raise result
-            connectivity[evse_id] = result
+            else:
+                connectivity[evse_id] = result
+        failures = sorted(errors.values(), key=lambda err: not isinstance(err, EvEnergyAuthError))
+        if failures and (isinstance(failures[0], EvEnergyAuthError) or not connectivity):
+            # Nothing worked (or the sign-in is gone): the data set as a whole has failed.
+            raise failures[0]
+        for evse_id in errors.keys() - self._failing:
+            _LOGGER.warning("Cannot read connectivity of charger %s: %s", evse_id, errors[evse_id])
+        for evse_id in self._failing - errors.keys():
+            _LOGGER.info("Connectivity of charger %s can be read again", evse_id)
+        self._failing = set(errors)
         return connectivity

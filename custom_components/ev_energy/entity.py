@@ -15,10 +15,8 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import (
     ChargingSession,
-    EvEnergyApiError,
     EvEnergyAuthError,
     EvEnergyError,
-    EvEnergyRateLimitError,
     Evse,
     EvseConnectivity,
     Vehicle,
@@ -33,6 +31,7 @@ from .coordinator import (
     EvEnergySessionsCoordinator,
     FollowerCoordinator,
     PriceView,
+    error_translation,
 )
 
 
@@ -81,8 +80,8 @@ def async_add_resource_entities(
     @callback
     def add_new() -> None:
         data = coordinator.data
-        known.intersection_update(coordinator.active_ids)
-        present = coordinator.active_ids & (data.vehicles.keys() | data.evses.keys())
+        known.intersection_update(coordinator.ids_with_device)
+        present = coordinator.ids_with_device & (data.vehicles.keys() | data.evses.keys())
         if new := present - known:
             known.update(new)
             async_add_entities(
@@ -220,7 +219,7 @@ class EvEnergyPriceEntity(EvEnergyFollowerEntity[EvEnergyPriceCoordinator]):
     @property
     def prices(self) -> PriceView:
         """The prices as of now."""
-        return PriceView.now(self.coordinator)
+        return self.coordinator.view
 
     @property
     def available(self) -> bool:
@@ -289,21 +288,10 @@ class EvEnergyConnectivityEntity(EvEnergyFollowerEntity[EvEnergyConnectivityCoor
 
 def translate_error(err: EvEnergyError) -> HomeAssistantError:
     """Return the user-facing, translated form of a failed API call."""
-    if isinstance(err, EvEnergyAuthError):
-        return HomeAssistantError(translation_domain=DOMAIN, translation_key="auth_failed")
-    if isinstance(err, EvEnergyRateLimitError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="rate_limited",
-            translation_placeholders={"retry_after": str(round(err.retry_after))},
-        )
-    if isinstance(err, EvEnergyApiError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="api_rejected",
-            translation_placeholders={"message": err.problem.message},
-        )
-    return HomeAssistantError(translation_domain=DOMAIN, translation_key="cannot_connect")
+    key, placeholders = error_translation(err)
+    return HomeAssistantError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
 
 
 def handle_api_errors[EntityT: CoordinatorEntity[Any], **P](

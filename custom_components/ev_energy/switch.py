@@ -88,20 +88,23 @@ class BoostSwitch(EvEnergySessionEntity, SwitchEntity):
         """Boost through the sessions coordinator; availability follows the live poll too."""
         super().__init__(coordinator, vehicle, description)
         self._live = live
-        self._assumed: bool | None = None
+        # The state the API just accepted, and the sessions refresh count at that moment.
+        self._assumed: tuple[bool, int] | None = None
 
     @property
     def is_on(self) -> bool:
         """Whether the vehicle's open session is boosting (or was just asked to)."""
         if self._assumed is not None:
-            return self._assumed
+            return self._assumed[0]
         session = self.session
         return session is not None and session.is_boosting
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        # Fresh session data replaces the assumed state, whichever way it went.
-        self._assumed = None
+        # Session data from a refresh that began after the boost replaces the assumed state,
+        # whichever way it went; an older answer (a refresh in flight, a live poll) does not.
+        if self._assumed is not None and self.coordinator.data_generation > self._assumed[1]:
+            self._assumed = None
         super()._handle_coordinator_update()
 
     async def async_turn_on(self, **kwargs: Any) -> None:
@@ -131,5 +134,5 @@ class BoostSwitch(EvEnergySessionEntity, SwitchEntity):
                 translation_key="boost_refused",
                 translation_placeholders={"message": err.problem.message},
             ) from err
-        self._assumed = start
+        self._assumed = (start, self.coordinator.refreshes_started)
         self.async_write_ha_state()
