@@ -21,6 +21,7 @@ from custom_components.ev_energy.api.prices import (
 )
 from custom_components.ev_energy.const import CONF_WINDOW_END, CONF_WINDOW_HOURS, DOMAIN
 
+from .api.test_prices import SPEC_DAILY_PRICES
 from .conftest import PRICES_URL, MockApi, setup_integration, state_of
 
 CURRENT = "sensor.ev_energy_account_current_price"
@@ -173,6 +174,40 @@ async def test_dual_rate_flips_at_local_seven_on_dst_day(
     await _at(hass, freezer, _utc("2027-03-28T06:00:00+00:00"))
     assert state_of(hass, CURRENT).state == "0.30"
     assert not mock_api.calls(PRICES_URL), "a rate tariff needs no price list"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_spec_example_tariff_overnight_band(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The spec's TariffDetail example: at 03:00 the 10:00 -> 08:00 band's price, not the
+    tariff's own current price; off_peak from 08:00, when its band starts."""
+    await hass.config.async_update(time_zone="Europe/London")
+    mock_api.tariff = {
+        "id": mock_api.tariff["id"],
+        "url": mock_api.tariff["url"],
+        "supplier": mock_api.tariff["supplier"],
+        "name": "Fangorn Biomass",
+        "currency": "GBP",
+        "daily_prices": SPEC_DAILY_PRICES,
+        "scheduler_tariff": None,
+        "current_price": 10,
+        "prices": mock_api.tariff["prices"],
+    }
+    freezer.move_to(_utc("2026-11-22T03:00:00+00:00"))
+    await setup_integration(hass, config_entry)
+    current = state_of(hass, CURRENT)
+    assert current.state == "0.20"
+    assert current.attributes["start"] == "2026-11-22T00:00:00+00:00"
+    assert current.attributes["end"] == "2026-11-22T08:00:00+00:00"
+    assert state_of(hass, NEXT).state == "0.10"
+
+    await _at(hass, freezer, _utc("2026-11-22T08:00:00+00:00"))
+    assert state_of(hass, CURRENT).state == "0.10"
+    assert state_of(hass, NEXT).state == "0.30"
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,8 @@ from custom_components.ev_energy.api import (
 )
 from tests.openapi_spec import require_spec_path
 
+from .test_prices import SPEC_DAILY_PRICES
+
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
@@ -100,3 +102,9 @@ def test_charge_limit_range_matches_the_patch_schema(spec: dict[str, Any]) -> No
     assert field["type"] == "integer"
     limits = client_module.CHARGE_LIMIT_RANGE
     assert (limits.start, limits.stop - 1) == (field["minimum"], field["maximum"])
+
+
+def test_spec_daily_prices_example_is_current(spec: dict[str, Any]) -> None:
+    """The price tests' copy of the TariffDetail example's bands is the spec's."""
+    (example,) = spec["components"]["schemas"]["TariffDetail"]["examples"]
+    assert example["daily_prices"] == SPEC_DAILY_PRICES

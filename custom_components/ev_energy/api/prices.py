@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Context, Decimal, InvalidOperation
+from heapq import heappop, heappush
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -126,34 +128,78 @@ def intervals_from_bands(
 ) -> list[PriceInterval]:
     """Lay a rate tariff's daily bands over `days` local days, correct across DST changes.
 
-    A period whose end is not after its start runs past midnight (e.g. 18:00-00:00).
+    A period whose end is not after its start runs past midnight (e.g. 18:00-00:00), so the
+    day before is laid out too, for what its periods bring to the first day. Where periods
+    overlap, the shorter on the clock wins for its own span (as PriceSchedule does, but by
+    local length, so a DST change never alters which band wins); equal lengths go to the
+    later start, then to the band listed later. The result is disjoint and clipped to the days.
     """
-    intervals = []
-    for offset in range(days):
+    ranked = []
+    for offset in range(-1, days):
         day = first_day + timedelta(days=offset)
         for band in bands:
             for start_time, end_time in band.times:
                 end_day = day if end_time > start_time else day + timedelta(days=1)
-                start = datetime.combine(day, start_time, timezone).astimezone(UTC)
-                end = datetime.combine(end_day, end_time, timezone).astimezone(UTC)
+                local_start = datetime.combine(day, start_time, timezone)
+                local_end = datetime.combine(end_day, end_time, timezone)
+                start, end = local_start.astimezone(UTC), local_end.astimezone(UTC)
                 if end > start:
-                    intervals.append(PriceInterval(start, end, band.price))
-    return intervals
+                    # Aware datetimes in one zone subtract as wall-clock times.
+                    ranked.append((PriceInterval(start, end, band.price), local_end - local_start))
+    window_start, window_end = (
+        datetime.combine(first_day + timedelta(days=n), time(), timezone).astimezone(UTC)
+        for n in (0, days)
+    )
+    return [
+        PriceInterval(max(i.start, window_start), min(i.end, window_end), i.price)
+        for i in _flatten(ranked)
+        if i.end > window_start and i.start < window_end
+    ]
+
+
+def _flatten(ranked: Iterable[tuple[PriceInterval, timedelta]]) -> list[PriceInterval]:
+    """Disjoint intervals in time order: at each instant, the covering interval of least length.
+
+    `ranked` pairs each interval with the length it is ranked by; on equal lengths the later
+    start wins, then the interval given later. A loser is cut only where a winner lies over
+    it and resumes after. Neighbouring intervals stay apart even at one price.
+    """
+    items = sorted(enumerate(ranked), key=lambda item: (item[1][0].start, item[0]))
+    bounds = sorted({t for _, (interval, _) in items for t in (interval.start, interval.end)})
+    # Heap of (length, -position in start order, interval): its top is the winner.
+    active: list[tuple[timedelta, int, PriceInterval]] = []
+    pieces: list[tuple[int, datetime, datetime, Decimal]] = []
+    position = 0
+    for left, right in pairwise(bounds):
+        while position < len(items) and items[position][1][0].start <= left:
+            interval, length = items[position][1]
+            heappush(active, (length, -position, interval))
+            position += 1
+        while active and active[0][2].end <= left:
+            heappop(active)
+        if not active:
+            continue
+        _, winner, interval = active[0]
+        if pieces and pieces[-1][0] == winner and pieces[-1][2] == left:
+            pieces[-1] = (winner, pieces[-1][1], right, interval.price)
+        else:
+            pieces.append((winner, left, right, interval.price))
+    return [PriceInterval(start, end, price) for _, start, end, price in pieces]
 
 
 class PriceSchedule:
     """Non-overlapping price intervals in time order, with the look-ups entities need."""
 
     def __init__(self, intervals: Iterable[PriceInterval] = ()) -> None:
-        """Sort the intervals; where two overlap, the one starting later wins."""
-        ordered: list[PriceInterval] = []
-        for interval in sorted(intervals, key=lambda i: (i.start, i.end)):
-            if ordered and ordered[-1].end > interval.start:
-                previous = ordered.pop()
-                if previous.start < interval.start:
-                    ordered.append(PriceInterval(previous.start, interval.start, previous.price))
-            ordered.append(interval)
-        self.intervals: tuple[PriceInterval, ...] = tuple(ordered)
+        """Sort the intervals and resolve overlaps, the most specific price winning.
+
+        Where intervals overlap, the shorter wins for its own span and the longer resumes
+        around it (a half-hour price inside a daily one); of equal lengths the later start
+        wins (a shifted republication), and of identical spans the one given later.
+        """
+        self.intervals: tuple[PriceInterval, ...] = tuple(
+            _flatten((interval, interval.end - interval.start) for interval in intervals)
+        )
         self._starts = [interval.start for interval in self.intervals]
 
     def __bool__(self) -> bool:
