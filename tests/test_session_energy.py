@@ -19,7 +19,7 @@ from homeassistant.components.recorder.statistics import (
     get_last_short_term_statistics,
     statistics_during_period,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 import pytest
@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_mock_restore_state_shutdown_restart,
     load_json_array_fixture,
+    mock_restore_cache_with_extra_data,
 )
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -248,3 +249,36 @@ async def test_older_session_reappearing_is_not_counted_again(
 
     assert timeline.sums == [0.0, 2.6, 4.6, 4.6, 5.6]
     assert await timeline.finish() == 5.6
+
+
+@pytest.mark.usefixtures("setup_credentials")
+@pytest.mark.parametrize(
+    ("extra_data", "state", "last_reset"),
+    [
+        (
+            {
+                "session_id": SESSION_A,
+                "session_start": A_START,
+                "cycle_start": A_START,
+                "energy_watt_hours": 16000,
+            },
+            "16.0",
+            A_START,
+        ),
+        ({"native_value": 16.0, "native_unit_of_measurement": "kWh"}, "12.4", A_START),
+    ],
+    ids=["restored", "unreadable"],
+)
+async def test_start_from_restored_meter(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    extra_data: dict[str, Any],
+    state: str,
+    last_reset: str,
+) -> None:
+    """Home Assistant starts with the stored meter; data it cannot read starts afresh."""
+    mock_restore_cache_with_extra_data(hass, [(State(ENERGY, "16.0"), extra_data)])
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, ENERGY).state == state
+    assert state_of(hass, ENERGY).attributes["last_reset"] == last_reset
