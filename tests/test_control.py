@@ -178,7 +178,9 @@ async def test_session_energy_is_energy_dashboard_safe(
     """Grows within a session, ignores a late lower figure, restarts with a new session."""
     energy = "sensor.family_car_session_energy"
     await setup_integration(hass, config_entry)
-    assert state_of(hass, energy).attributes["state_class"] == "total_increasing"
+    # One meter cycle per session (statistics are proven in test_session_energy.py).
+    assert state_of(hass, energy).attributes["state_class"] == "total"
+    assert state_of(hass, energy).attributes["last_reset"] == "2026-11-22T08:00:00+00:00"
     sub = mock_api.sessions[0]["sub_sessions"][0]
     readings = []
     for watt_hours in (15000, 14200, 16000):
@@ -196,6 +198,7 @@ async def test_session_energy_is_energy_dashboard_safe(
     mock_api.sessions.insert(0, new_session)
     await _poll(hass, freezer, timedelta(minutes=5))
     assert state_of(hass, energy).state == "0.8"
+    assert state_of(hass, energy).attributes["last_reset"] == "2026-11-22T11:00:00+00:00"
 
 
 @pytest.mark.usefixtures("setup_credentials")

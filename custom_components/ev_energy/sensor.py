@@ -28,7 +28,9 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .api import (
     ChargingMode,
@@ -41,6 +43,7 @@ from .api import (
     LifecycleState,
     LockMode,
     PriceInterval,
+    SessionMeter,
     Vehicle,
     VehicleState,
     VehicleStatus,
@@ -344,7 +347,7 @@ SESSION_ENERGY = SensorEntityDescription(
     key="session_energy",
     translation_key="session_energy",
     device_class=SensorDeviceClass.ENERGY,
-    state_class=SensorStateClass.TOTAL_INCREASING,
+    state_class=SensorStateClass.TOTAL,
     native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
     suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
     suggested_display_precision=2,
@@ -577,12 +580,24 @@ class SessionSensor(EvEnergySessionEntity, SensorEntity):
         return super().native_unit_of_measurement
 
 
-class SessionEnergySensor(EvEnergySessionEntity, SensorEntity):
+@dataclass(frozen=True)
+class SessionEnergyStoredData(ExtraStoredData):
+    """The session meter, kept across restarts."""
+
+    meter: SessionMeter
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the meter as JSON-safe data."""
+        return self.meter.as_dict()
+
+
+class SessionEnergySensor(EvEnergySessionEntity, RestoreEntity, SensorEntity):
     """Energy of the current (or last) session, safe for the Energy dashboard.
 
-    It only grows within a session and drops to the new session's energy when one starts,
-    which total_increasing statistics count as a new meter cycle: nothing negative, nothing
-    counted twice. A late, lower figure for the same session is ignored for that reason.
+    Each session is a meter cycle of its own: `last_reset` is the session's start, so
+    statistics count a new session in full whatever its first figure, even one first seen
+    after a restart or an outage. Within a session it never drops (a late, lower figure is
+    ignored, also after a restart), so nothing is negative or counted twice.
     """
 
     def __init__(
@@ -593,29 +608,38 @@ class SessionEnergySensor(EvEnergySessionEntity, SensorEntity):
     ) -> None:
         """Start with no session seen."""
         super().__init__(coordinator, vehicle, description)
-        self._session_id: str | None = None
-        self._energy: int | None = None
+        self._meter: SessionMeter | None = None
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        session = self.session
-        energy = session.energy_watt_hours if session else None
-        if session is not None and energy is not None:
-            if session.id != self._session_id or self._energy is None:
-                self._session_id, self._energy = session.id, energy
-            else:
-                self._energy = max(self._energy, energy)
+        now = dt_util.utcnow()
+        if self._meter is None:
+            self._meter = SessionMeter.first(self.session, now)
+        else:
+            self._meter = self._meter.read(self.session, now)
         super()._handle_coordinator_update()
 
     async def async_added_to_hass(self) -> None:
-        """Read the current session at once."""
+        """Restore the meter, then read the current session at once."""
         await super().async_added_to_hass()
+        if (restored := await self.async_get_last_extra_data()) is not None:
+            self._meter = SessionMeter.from_dict(restored.as_dict())
         self._handle_coordinator_update()
 
     @property
     def native_value(self) -> int | None:
         """Energy delivered in the session so far."""
-        return self._energy
+        return self._meter.energy_watt_hours if self._meter else None
+
+    @property
+    def last_reset(self) -> datetime | None:
+        """When the session's meter cycle began."""
+        return self._meter.cycle_start if self._meter else None
+
+    @property
+    def extra_restore_state_data(self) -> SessionEnergyStoredData | None:
+        """The meter, so a restart keeps the session's cycle and high-water mark."""
+        return SessionEnergyStoredData(self._meter) if self._meter else None
 
 
 class CarbonIntensitySensor(EvEnergyAccountEntity, SensorEntity):

@@ -31,6 +31,7 @@ from .models import (
     VehicleStatus,
 )
 from .prices import PriceInterval, PriceSchedule, PriceWindow, RateBand, intervals_from_bands
+from .session_meter import SessionMeter
 
 __all__ = [
     "CHARGE_LIMIT_RANGE",
@@ -57,6 +58,7 @@ __all__ = [
     "PriceWindow",
     "Problem",
     "RateBand",
+    "SessionMeter",
     "StaticTokenAuth",
     "SubSession",
     "Tariff",
