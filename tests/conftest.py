@@ -141,6 +141,8 @@ class MockApi:
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     # When set, every answer carries X-RateLimit-Limit/Remaining like the real API.
     rate_limit: tuple[int, int] | None = None
+    # When set, the first vehicles page carries this Link header instead of the real one.
+    vehicles_link: str | None = None
 
     def __post_init__(self) -> None:
         """Register every endpoint once; answers are computed per request."""
@@ -178,6 +180,8 @@ class MockApi:
         if url.query.get("page_after") == VEHICLE_NO_STATUS_ID:
             return self.vehicles_page2, {"Link": NO_MORE_PAGES}
         link = PAGE2_LINK if self.vehicles_page2 else NO_MORE_PAGES
+        if self.vehicles_link is not None:
+            link = self.vehicles_link
         return self.vehicles, {"Link": link}
 
     def _endpoint(

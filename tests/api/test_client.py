@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+import logging
 import socket
 from typing import Any
 
@@ -347,7 +348,7 @@ async def test_link_to_another_origin_is_not_followed(
     assert [v.id for v in vehicles] == ["vhcl1"]
     assert api.hits() == 1
     assert other_host.requests == []
-    assert "another host" in caplog.text
+    assert "not on the API's origin" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -371,6 +372,71 @@ async def test_other_origin_forms_are_not_followed(
     )
     assert [v.id for v in await client.async_get_vehicles()] == ["vhcl1"]
     assert client.request_count == 1
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "file:///etc/passwd",
+        "mailto:x",
+        "http://[::1",
+        "//[::1",
+        "http://{hostport}:x/v2/vehicles",
+        "ftp://{hostport}/v2/vehicles?page=2",
+        "javascript:alert(1)",
+    ],
+    ids=["file", "mailto", "broken-ipv6", "relative-garbage", "bad-port", "ftp", "javascript"],
+)
+async def test_unusable_next_link_is_ignored_with_one_warning(
+    client: EvEnergyClient, api: FakeApi, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    """A next link that is not http(s) on the API's origin ends paging, whatever its form.
+
+    The items read so far are kept, nothing is raised, and repeated polls warn only once.
+    """
+    hostport = api.link("").split("://", 1)[1].rstrip("/")
+    api.reply(
+        "GET",
+        "/v2/vehicles",
+        Reply(payload=[vehicle("vhcl1")], headers=next_link(target.format(hostport=hostport))),
+    )
+
+    for _ in range(3):
+        assert [v.id for v in await client.async_get_vehicles()] == ["vhcl1"]
+
+    assert api.hits() == 3
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name == client_module.__name__
+    ]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert warnings[0].exc_info is None
+    assert "pagination link" in warnings[0].getMessage()
+
+
+async def test_each_distinct_unusable_link_warns_once(
+    client: EvEnergyClient, api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two different bad targets are two warnings; repeating either adds none."""
+    api.reply(
+        "GET",
+        "/v2/vehicles",
+        *[
+            Reply(payload=[vehicle("vhcl1")], headers=next_link(target))
+            for target in ("mailto:a", "mailto:b", "mailto:a", "mailto:b")
+        ],
+    )
+    for _ in range(4):
+        await client.async_get_vehicles()
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name == client_module.__name__
+    ]
+    assert len(warnings) == 2
+    assert "'mailto:a'" in warnings[0]
+    assert "'mailto:b'" in warnings[1]
 
 
 async def test_redirects_are_not_followed(

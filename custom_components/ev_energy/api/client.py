@@ -54,6 +54,8 @@ VEHICLE_EXPAND: Final = ("latest_status_log", "trim.model.make")
 EVSE_EXPAND: Final = ("latest_status_log", "model.make")
 
 _UNREADABLE: Final = object()
+_HTTP_SCHEMES: Final = frozenset({"http", "https"})
+MAX_REPORTED_LINKS: Final = 20
 _LINK_VALUE = re.compile(r"<([^>]*)>([^<]*)")
 _LINK_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))', re.IGNORECASE)
 
@@ -94,6 +96,7 @@ class EvEnergyClient:
         self._base = URL(api_url.rstrip("/") + "/v2")
         self._blocked_until = 0.0
         self._request_times: deque[float] = deque()
+        self._bad_links: set[str] = set()
         self.request_count = 0
         self.rate_limit_limit: int | None = None
         self.rate_limit_remaining: int | None = None
@@ -219,12 +222,25 @@ class EvEnergyClient:
     def _follow(self, current: URL, target: str | None) -> URL | None:
         if target is None:
             return None
-        next_url = current.join(URL(target))
+        try:
+            next_url = current.join(URL(target))
+            usable = next_url.scheme in _HTTP_SCHEMES and next_url.origin() == self._base.origin()
+        except ValueError:  # yarl refuses some targets (broken IPv6, port, no host)
+            usable = False
         # Never send the bearer token to another origin, whatever the header says.
-        if next_url.origin() != self._base.origin():
-            _LOGGER.warning("Ignoring a pagination link to another host: %s", next_url.host)
+        if not usable:
+            self._warn_bad_link(target)
             return None
         return next_url
+
+    def _warn_bad_link(self, target: str) -> None:
+        # Once per target, not per poll; the set is capped as the server picks the targets.
+        if target in self._bad_links or len(self._bad_links) >= MAX_REPORTED_LINKS:
+            return
+        self._bad_links.add(target)
+        _LOGGER.warning(
+            "Ignoring a pagination link that is not on the API's origin: %r", target[:200]
+        )
 
     async def _request(
         self, method: str, url: URL, *, json_body: Mapping[str, Any] | None = None
