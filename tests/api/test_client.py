@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+import json
 import logging
 import socket
 from typing import Any
@@ -860,6 +862,83 @@ async def test_connection_dropped_mid_body(client: EvEnergyClient, api: FakeApi)
     api.reply("GET", "/v2/vehicles", truncated)
     with pytest.raises(EvEnergyConnectionError):
         await client.async_get_vehicles()
+
+
+# --- response size ----------------------------------------------------------------------
+
+
+def padded(payload: object, size: int) -> bytes:
+    """`payload` as JSON, padded with whitespace to `size` bytes (still valid JSON)."""
+    body = json.dumps(payload).encode()
+    return body + b" " * (size - len(body))
+
+
+async def test_body_over_the_bound_is_a_response_error(
+    client: EvEnergyClient, api: FakeApi
+) -> None:
+    """A valid answer one byte over MAX_BODY_BYTES is refused, not read into memory whole."""
+    assert client_module.MAX_BODY_BYTES == 16 * 1024 * 1024
+    tariff = load_fixture("tariff.json")
+    api.reply(
+        "GET",
+        f"/v2/tariffs/{TARIFF_ID}",
+        Reply(body=padded(tariff, client_module.MAX_BODY_BYTES + 1)),
+        Reply(body=padded(tariff, client_module.MAX_BODY_BYTES)),
+    )
+    with pytest.raises(EvEnergyResponseError, match=r"/v2/tariffs/\S+ exceeds"):
+        await client.async_get_tariff(TARIFF_ID)
+    # Exactly at the bound is still read.
+    assert (await client.async_get_tariff(TARIFF_ID)).id == TARIFF_ID
+
+
+async def test_pages_of_one_listing_share_the_bound(client: EvEnergyClient, api: FakeApi) -> None:
+    """Pages each under the bound but over it together end the listing with an error."""
+    third = client_module.MAX_BODY_BYTES // 3 + 1
+    api.reply(
+        "GET",
+        "/v2/vehicles",
+        *[
+            Reply(
+                body=padded([vehicle(f"vhcl{page}")], third),
+                headers=next_link(f"/v2/vehicles?{VEHICLES_QS}&page={page + 1}"),
+            )
+            for page in range(1, 4)
+        ],
+    )
+    with pytest.raises(EvEnergyResponseError, match="/v2/vehicles exceeds"):
+        await client.async_get_vehicles()
+    assert api.hits() == 3
+
+
+async def test_endless_body_is_cut_off(
+    client: EvEnergyClient, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body that never ends is abandoned at the bound, long before the request timeout."""
+    monkeypatch.setattr(client_module, "REQUEST_TIMEOUT", aiohttp.ClientTimeout(total=3))
+    sent = 0
+    disconnected = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        nonlocal sent
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        try:
+            await response.write(b"[")
+            while True:
+                await response.write(b" " * 1024 * 1024)
+                sent += 1024 * 1024
+                # About 50 MiB/s: the bound is reached well inside the timeout.
+                await asyncio.sleep(0.02)
+        finally:
+            # Reached when writing fails (or the handler is cancelled) after the client left.
+            disconnected.set()
+
+    api.reply("GET", "/v2/vehicles", endless)
+    async with asyncio.timeout(10):
+        with pytest.raises(EvEnergyResponseError, match="exceeds"):
+            await client.async_get_vehicles()
+        await disconnected.wait()
+    assert sent < 2 * client_module.MAX_BODY_BYTES
 
 
 # --- request accounting -------------------------------------------------------------------

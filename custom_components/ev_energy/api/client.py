@@ -45,6 +45,10 @@ SESSIONS_PAGE_SIZE: Final = 50
 MAX_PAGES: Final = 50
 REQUEST_TIMEOUT: Final = aiohttp.ClientTimeout(total=30)
 CHARGE_LIMIT_RANGE: Final = range(50, 101)
+# A page of 100 vehicles is about 160 kB; the bound caps one answer, or all pages of one
+# listing together, so a huge or endless body cannot exhaust memory.
+MAX_BODY_BYTES: Final = 16 * 1024 * 1024
+_CHUNK_BYTES: Final = 64 * 1024
 # When a 429 comes without a usable Retry-After, wait this long (seconds).
 DEFAULT_RETRY_AFTER: Final = 60.0
 # The API's rolling window is one hour, so no honest Retry-After is longer.
@@ -186,7 +190,7 @@ class EvEnergyClient:
         )
 
     async def _patch_vehicle(self, vehicle_id: str, body: dict[str, Any]) -> Vehicle:
-        data, _ = await self._request(
+        data, _, _ = await self._request(
             "PATCH",
             self._base.joinpath("vehicles", vehicle_id).with_query(_expand(*VEHICLE_EXPAND)),
             json_body=body,
@@ -194,7 +198,7 @@ class EvEnergyClient:
         return Vehicle.from_api(data)
 
     async def _get(self, url: URL, params: list[tuple[str, str]] | None = None) -> Any:
-        data, _ = await self._request("GET", url.with_query(params or []))
+        data, _, _ = await self._request("GET", url.with_query(params or []))
         return data
 
     async def _get_list(
@@ -203,10 +207,12 @@ class EvEnergyClient:
         """Fetch a list resource, following `Link: rel="next"` within bounds."""
         items: list[Any] = []
         seen: set[URL] = set()
+        budget = MAX_BODY_BYTES
         next_url: URL | None = url.with_query(params)
         while next_url is not None and len(seen) < max_pages:
             seen.add(next_url)
-            data, headers = await self._request("GET", next_url)
+            data, headers, size = await self._request("GET", next_url, max_bytes=budget)
+            budget -= size
             if not isinstance(data, list):
                 raise EvEnergyResponseError(f"expected a list from {url.path}")
             items.extend(data)
@@ -243,15 +249,21 @@ class EvEnergyClient:
         )
 
     async def _request(
-        self, method: str, url: URL, *, json_body: Mapping[str, Any] | None = None
-    ) -> tuple[Any, Mapping[str, str]]:
-        response_status, headers, body = await self._send(method, url, json_body)
+        self,
+        method: str,
+        url: URL,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        max_bytes: int = MAX_BODY_BYTES,
+    ) -> tuple[Any, Mapping[str, str], int]:
+        """Send, retrying once on 401; return the decoded body, headers and body size."""
+        response_status, headers, body = await self._send(method, url, json_body, max_bytes)
         if response_status == 401:
             # The token may have been revoked or expired early: refresh once and retry (a
             # refused refresh raises EvEnergyAuthError from the token source).
             if not await self._auth.async_invalidate_access_token():
                 raise EvEnergyAuthError("the API refused the access token")
-            response_status, headers, body = await self._send(method, url, json_body)
+            response_status, headers, body = await self._send(method, url, json_body, max_bytes)
         data = _decode(body)
         if response_status == 401:
             # A token renewed a moment ago is refused too: an API fault, not a reason to make
@@ -265,7 +277,7 @@ class EvEnergyClient:
             raise EvEnergyApiError(response_status, parse_problem(response_status, data))
         if data is _UNREADABLE:
             raise EvEnergyResponseError(f"unreadable JSON from {url.path}")
-        return data, headers
+        return data, headers, len(body)
 
     async def _get_token(self) -> str:
         """Get a token, bounded like a request: a hanging token endpoint must not stall us."""
@@ -276,7 +288,7 @@ class EvEnergyClient:
             raise EvEnergyConnectionError("getting an access token timed out") from err
 
     async def _send(
-        self, method: str, url: URL, json_body: Mapping[str, Any] | None
+        self, method: str, url: URL, json_body: Mapping[str, Any] | None, max_bytes: int
     ) -> tuple[int, Mapping[str, str], bytes]:
         now = time.monotonic()
         if now < self._blocked_until:
@@ -298,7 +310,7 @@ class EvEnergyClient:
                 timeout=REQUEST_TIMEOUT,
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                body = await _read_bounded(response, max_bytes, url)
                 headers = response.headers
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as err:
@@ -308,6 +320,17 @@ class EvEnergyClient:
             headers, "X-RateLimit-Remaining", self.rate_limit_remaining
         )
         return status, headers, body
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, max_bytes: int, url: URL) -> bytes:
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+        body += chunk
+        if len(body) > max_bytes:
+            # Drop the connection: the rest of the body is never read.
+            response.close()
+            raise EvEnergyResponseError(f"{url.path} exceeds {MAX_BODY_BYTES} bytes")
+    return bytes(body)
 
 
 def _decode(body: bytes) -> Any:
