@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import time
@@ -143,6 +143,10 @@ class MockApi:
     rate_limit: tuple[int, int] | None = None
     # When set, the first vehicles page carries this Link header instead of the real one.
     vehicles_link: str | None = None
+    # When set, only this bearer token is accepted: any other gets a 401, after awaiting
+    # `refusal_gate` (if set), so a test can order concurrent refusals.
+    access_token: str | None = None
+    refusal_gate: Callable[[], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         """Register every endpoint once; answers are computed per request."""
@@ -188,6 +192,15 @@ class MockApi:
         self, method: str, url: str, answer: Callable[[URL, Any], tuple[Any, dict[str, str]]]
     ) -> None:
         async def respond(method: str, request_url: URL, data: Any) -> AiohttpClientMockResponse:
+            # The mocker records the request (with its headers) just before calling us.
+            sent_headers = self.aioclient_mock.mock_calls[-1][3] or {}
+            if (
+                self.access_token is not None
+                and sent_headers.get("Authorization") != f"Bearer {self.access_token}"
+            ):
+                if self.refusal_gate is not None:
+                    await self.refusal_gate()
+                return AiohttpClientMockResponse(method, request_url, status=401)
             if queue := self.faults.get(url):
                 fault = queue.pop(0)
                 return AiohttpClientMockResponse(

@@ -41,11 +41,13 @@ class OAuth2SessionAuth(AbstractAuth):
             async_set_refresh_issue(session.hass, session.config_entry.entry_id, failing=False)
         return cast("str", session.token["access_token"])
 
-    async def async_invalidate_access_token(self) -> bool:
-        """Mark the stored token expired so the next call refreshes it."""
-        entry = self._oauth_session.config_entry
-        expired = {**self._oauth_session.token, "expires_at": 0}
-        self._oauth_session.hass.config_entries.async_update_entry(
-            entry, data={**entry.data, "token": expired}
-        )
+    async def async_invalidate_access_token(self, refused_token: str) -> bool:
+        """Mark the stored token expired, unless it was already replaced since the refusal."""
+        session = self._oauth_session
+        if session.token["access_token"] == refused_token:
+            entry = session.config_entry
+            expired = {**session.token, "expires_at": 0}
+            session.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, "token": expired}
+            )
         return True

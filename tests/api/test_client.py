@@ -572,6 +572,36 @@ async def test_401_invalidates_the_token_and_retries_once(
     assert client.request_count == 2
 
 
+async def test_concurrent_401s_report_the_token_they_were_refused_with(
+    client: EvEnergyClient, api: FakeApi, auth: FakeAuth
+) -> None:
+    """Requests refused together name the token they sent, so the source renews it once."""
+    refused_together = 5
+    arrived = 0
+    all_arrived = asyncio.Event()
+
+    async def tariff(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        if request.headers["Authorization"] == "Bearer token-2":
+            return web.json_response(load_fixture("tariff.json"))
+        arrived += 1
+        if arrived == refused_together:
+            all_arrived.set()
+        await all_arrived.wait()
+        return web.Response(status=401)
+
+    api.reply("GET", f"/v2/tariffs/{TARIFF_ID}", tariff)
+
+    tariffs = await asyncio.gather(
+        *(client.async_get_tariff(TARIFF_ID) for _ in range(refused_together))
+    )
+
+    assert [t.id for t in tariffs] == [TARIFF_ID] * refused_together
+    assert auth.refused == ["token-1"] * refused_together
+    assert auth.invalidations == 1
+    assert [r.authorization for r in api.requests].count("Bearer token-2") == refused_together
+
+
 async def test_401_retry_resends_the_patch_body(
     client: EvEnergyClient, api: FakeApi, auth: FakeAuth
 ) -> None:

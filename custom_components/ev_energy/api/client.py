@@ -257,13 +257,13 @@ class EvEnergyClient:
         max_bytes: int = MAX_BODY_BYTES,
     ) -> tuple[Any, Mapping[str, str], int]:
         """Send, retrying once on 401; return the decoded body, headers and body size."""
-        response_status, headers, body = await self._send(method, url, json_body, max_bytes)
+        response_status, headers, body, token = await self._send(method, url, json_body, max_bytes)
         if response_status == 401:
             # The token may have been revoked or expired early: refresh once and retry (a
             # refused refresh raises EvEnergyAuthError from the token source).
-            if not await self._auth.async_invalidate_access_token():
+            if not await self._auth.async_invalidate_access_token(token):
                 raise EvEnergyAuthError("the API refused the access token")
-            response_status, headers, body = await self._send(method, url, json_body, max_bytes)
+            response_status, headers, body, _ = await self._send(method, url, json_body, max_bytes)
         data = _decode(body)
         if response_status == 401:
             # A token renewed a moment ago is refused too: an API fault, not a reason to make
@@ -289,7 +289,8 @@ class EvEnergyClient:
 
     async def _send(
         self, method: str, url: URL, json_body: Mapping[str, Any] | None, max_bytes: int
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    ) -> tuple[int, Mapping[str, str], bytes, str]:
+        """Send once; return the status, headers, body and the access token sent."""
         now = time.monotonic()
         if now < self._blocked_until:
             raise EvEnergyRateLimitError(self._blocked_until - now)
@@ -319,7 +320,7 @@ class EvEnergyClient:
         self.rate_limit_remaining = _header_int(
             headers, "X-RateLimit-Remaining", self.rate_limit_remaining
         )
-        return status, headers, body
+        return status, headers, body, token
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, max_bytes: int, url: URL) -> bytes:
