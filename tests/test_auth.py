@@ -1,16 +1,18 @@
-"""Access-token renewal: one renewal for refusals together."""
+"""Access-token renewal: one renewal for refusals together, none after a refused refresh."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from http import HTTPStatus
 import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.homeassistant import SERVICE_UPDATE_ENTITY
-from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
 from homeassistant.core import DOMAIN as HA_DOMAIN, HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
@@ -22,13 +24,18 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 from yarl import URL
 
 from custom_components.ev_energy.const import (
+    CONNECTIVITY_REFRESH_INTERVAL,
     DOMAIN,
+    PRICE_REFRESH_INTERVAL,
+    SESSIONS_REFRESH_INTERVAL,
     UPDATE_INTERVAL,
 )
 
 from .conftest import (
     TARIFF_ID,
     TOKEN_URL,
+    VEHICLES_URL,
+    Fault,
     MockApi,
     make_token,
     setup_integration,
@@ -145,3 +152,68 @@ async def test_late_refusal_in_a_poll_keeps_entities_available(
     assert state_of(hass, SOC).state == "63"
     assert state_of(hass, PRICE).state == "0.24"
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_refused_refresh_is_asked_once_for_concurrent_refusals(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The poll's three requests refused together: one refused refresh, one reauth flow."""
+    await setup_integration(hass, config_entry)
+    aioclient_mock.post(TOKEN_URL, status=HTTPStatus.BAD_REQUEST, json={"error": "invalid_grant"})
+    mock_api.access_token = "access-2"  # the user revoked access-1 (and its refresh token)
+    mock_api.refusal_gate = _late_refusals(config_entry, 3)
+
+    await _tick(hass, freezer, UPDATE_INTERVAL)
+
+    assert len(mock_api.calls(TOKEN_URL)) == 1
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert state_of(hass, SOC).state == STATE_UNAVAILABLE
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_refused_refresh_is_not_tried_again_until_signed_in(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """After invalid_grant nothing asks the token endpoint again until a new sign-in.
+
+    Not the slower coordinators on their own schedules, not a refresh the user asks for;
+    once the entry holds a new sign-in, requests flow again.
+    """
+    await setup_integration(hass, config_entry)
+    aioclient_mock.post(TOKEN_URL, status=HTTPStatus.BAD_REQUEST, json={"error": "invalid_grant"})
+    mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.UNAUTHORIZED))
+
+    await _tick(hass, freezer, UPDATE_INTERVAL)
+
+    assert len(mock_api.calls(TOKEN_URL)) == 1
+    assert state_of(hass, SOC).state == STATE_UNAVAILABLE
+    sent = len(mock_api.calls())
+
+    # Three hours in 5-minute steps: sessions, prices and connectivity all come due.
+    assert SESSIONS_REFRESH_INTERVAL < PRICE_REFRESH_INTERVAL < CONNECTIVITY_REFRESH_INTERVAL
+    for _ in range(36):
+        await _tick(hass, freezer, timedelta(minutes=5))
+    await _update_entity(hass)  # the user asks for a refresh
+    assert len(mock_api.calls()) == sent
+    assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 1
+
+    # The user signs in again (reauth stores the new tokens on the entry).
+    hass.config_entries.async_update_entry(
+        config_entry,
+        data={**config_entry.data, "token": {**make_token("access-2"), "refresh_token": "r-2"}},
+    )
+    await _update_entity(hass)
+    await _tick(hass, freezer, timedelta(seconds=11))  # the refresh request's cooldown
+    assert state_of(hass, SOC).state == "63"
+    assert {call[3]["Authorization"] for call in mock_api.calls()[sent:]} == {"Bearer access-2"}
+    assert len(mock_api.calls(TOKEN_URL)) == 1
