@@ -6,14 +6,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from http import HTTPStatus
+import logging
 import time
 from typing import Any
 
+from aiohttp import ClientConnectionError
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.homeassistant import SERVICE_UPDATE_ENTITY
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
 from homeassistant.core import DOMAIN as HA_DOMAIN, HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -217,3 +220,55 @@ async def test_refused_refresh_is_not_tried_again_until_signed_in(
     assert state_of(hass, SOC).state == "63"
     assert {call[3]["Authorization"] for call in mock_api.calls()[sent:]} == {"Bearer access-2"}
     assert len(mock_api.calls(TOKEN_URL)) == 1
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_failing_renewal_is_logged_once_and_raises_no_repair(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unreachable token endpoint is logged when it starts and when it ends, once each.
+
+    The user cannot fix it, so there is no repair issue; the health sensors show the stale
+    last update meanwhile.
+    """
+    await setup_integration(hass, config_entry)
+    caplog.set_level(logging.INFO, logger="custom_components.ev_energy.oauth")
+    expired = {**config_entry.data["token"], "expires_at": 0}
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "token": expired}
+    )
+    aioclient_mock.post(TOKEN_URL, exc=ClientConnectionError("unreachable"))
+    issues_before = set(issue_registry.issues)
+
+    for _ in range(10):
+        await _tick(hass, freezer, UPDATE_INTERVAL)
+    assert state_of(hass, SOC).state == STATE_UNAVAILABLE
+    assert set(issue_registry.issues) == issues_before
+
+    aioclient_mock.clear_requests()
+    mock_api.__post_init__()
+    aioclient_mock.post(TOKEN_URL, json=make_token("access-2"))
+    for _ in range(3):
+        await _tick(hass, freezer, UPDATE_INTERVAL)
+    assert state_of(hass, SOC).state == "63"
+
+    logged = [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if r.name == "custom_components.ev_energy.oauth"
+    ]
+    assert logged == [
+        (
+            logging.WARNING,
+            "Could not renew the ev.energy access token, retrying at each update: "
+            "Temporary error refreshing credentials for ev_energy, try again later",
+        ),
+        (logging.INFO, "Renewing the ev.energy access token works again"),
+    ]
+    assert set(issue_registry.issues) == issues_before

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 from typing import Any, cast
 
 from aiohttp import ClientError
@@ -11,7 +11,8 @@ from homeassistant.exceptions import OAuth2TokenRequestBaseError, OAuth2TokenReq
 from homeassistant.helpers.config_entry_oauth2_flow import OAuth2Session
 
 from .api import AbstractAuth, EvEnergyAuthError, EvEnergyConnectionError
-from .issues import REFRESH_FAILING_FOR, async_set_refresh_issue
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def _sign_in(token: dict[str, Any]) -> tuple[object, object]:
@@ -28,7 +29,7 @@ class OAuth2SessionAuth(AbstractAuth):
         # Callers waiting for a renewal must see its outcome rather than start another one.
         self._lock = asyncio.Lock()
         self._refused: tuple[object, object] | None = None
-        self._failing_since: float | None = None
+        self._failing = False
 
     async def async_get_access_token(self) -> str:
         """Return a valid access token, refreshing an expired one."""
@@ -43,18 +44,16 @@ class OAuth2SessionAuth(AbstractAuth):
                 self._refused = _sign_in(session.token)
                 raise EvEnergyAuthError("the refresh token was refused") from err
             except (OAuth2TokenRequestBaseError, ClientError, TimeoutError) as err:
-                # Concurrent calls fail together, so "keeps failing" is measured in time.
-                now = time.monotonic()
-                if self._failing_since is None:
-                    self._failing_since = now
-                elif now - self._failing_since >= REFRESH_FAILING_FOR.total_seconds():
-                    async_set_refresh_issue(
-                        session.hass, session.config_entry.entry_id, failing=True
+                if not self._failing:
+                    self._failing = True
+                    _LOGGER.warning(
+                        "Could not renew the ev.energy access token, retrying at each update: %s",
+                        err,
                     )
                 raise EvEnergyConnectionError("the token endpoint could not be reached") from err
-            if self._failing_since is not None:
-                self._failing_since = None
-                async_set_refresh_issue(session.hass, session.config_entry.entry_id, failing=False)
+            if self._failing:
+                self._failing = False
+                _LOGGER.info("Renewing the ev.energy access token works again")
             return cast("str", session.token["access_token"])
 
     async def async_invalidate_access_token(self, refused_token: str) -> bool:
