@@ -441,6 +441,25 @@ async def test_each_distinct_unusable_link_warns_once(
     assert "'mailto:b'" in warnings[1]
 
 
+async def test_bad_link_warnings_are_bounded(
+    client: EvEnergyClient, api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server inventing a new bad target on every poll cannot flood the log."""
+    polls = client_module.MAX_REPORTED_LINKS + 5
+    api.reply(
+        "GET",
+        "/v2/vehicles",
+        *[
+            Reply(payload=[vehicle("vhcl1")], headers=next_link(f"mailto:{poll}"))
+            for poll in range(polls)
+        ],
+    )
+    for _ in range(polls):
+        assert [v.id for v in await client.async_get_vehicles()] == ["vhcl1"]
+    warnings = [r for r in caplog.records if r.name == client_module.__name__]
+    assert len(warnings) == client_module.MAX_REPORTED_LINKS == 20
+
+
 async def test_redirects_are_not_followed(
     client: EvEnergyClient, api: FakeApi, other_host: FakeApi
 ) -> None:
