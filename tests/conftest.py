@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import time
@@ -147,6 +147,12 @@ class MockApi:
     held: list[str] = field(default_factory=list)
     # When set, every answer carries X-RateLimit-Limit/Remaining like the real API.
     rate_limit: tuple[int, int] | None = None
+    # When set, the first vehicles page carries this Link header instead of the real one.
+    vehicles_link: str | None = None
+    # When set, only this bearer token is accepted: any other gets a 401, after awaiting
+    # `refusal_gate` (if set), so a test can order concurrent refusals.
+    access_token: str | None = None
+    refusal_gate: Callable[[], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         """Register every endpoint once; answers are computed per request."""
@@ -184,12 +190,23 @@ class MockApi:
         if url.query.get("page_after") == VEHICLE_NO_STATUS_ID:
             return self.vehicles_page2, {"Link": NO_MORE_PAGES}
         link = PAGE2_LINK if self.vehicles_page2 else NO_MORE_PAGES
+        if self.vehicles_link is not None:
+            link = self.vehicles_link
         return self.vehicles, {"Link": link}
 
     def _endpoint(
         self, method: str, url: str, answer: Callable[[URL, Any], tuple[Any, dict[str, str]]]
     ) -> None:
         async def respond(method: str, request_url: URL, data: Any) -> AiohttpClientMockResponse:
+            # The mocker records the request (with its headers) just before calling us.
+            sent_headers = self.aioclient_mock.mock_calls[-1][3] or {}
+            if (
+                self.access_token is not None
+                and sent_headers.get("Authorization") != f"Bearer {self.access_token}"
+            ):
+                if self.refusal_gate is not None:
+                    await self.refusal_gate()
+                return AiohttpClientMockResponse(method, request_url, status=401)
             if queue := self.faults.get(url):
                 fault = queue.pop(0)
                 return AiohttpClientMockResponse(

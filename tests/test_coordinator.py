@@ -375,3 +375,33 @@ async def test_price_in_major_units(
     state = state_of(hass, PRICE)
     assert state.state == expected
     assert state.attributes["unit_of_measurement"] == f"{currency}/kWh"
+
+
+@pytest.mark.parametrize(
+    "target", ["file:///etc/passwd", "mailto:x", "http://[::1", "//[::1"], ids=str
+)
+@pytest.mark.usefixtures("setup_credentials")
+async def test_unusable_pagination_link_keeps_entities_available(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    target: str,
+) -> None:
+    """A garbled next link stops paging with one warning; the first page's data is shown."""
+    mock_api.vehicles_link = f'<{target}>; rel="next"'
+    await setup_integration(hass, config_entry)
+    for _ in range(3):
+        await _poll(hass, freezer)
+        assert state_of(hass, SOC).state == "63"
+
+    logged = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith("custom_components")
+    ]
+    assert [r.getMessage() for r in logged] == [
+        f"Ignoring a pagination link that is not on the API's origin: {target!r}"
+    ]
+    assert logged[0].exc_info is None

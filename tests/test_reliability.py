@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
-from aiohttp import ClientConnectionError
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
-from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.ev_energy.const import DOMAIN, LIVE_RETRY_SOON
 from custom_components.ev_energy.coordinator import _off_boundary_delay
@@ -20,11 +18,9 @@ from .conftest import (
     NOW,
     PRICES_URL,
     SESSIONS_URL,
-    TOKEN_URL,
     VEHICLES_URL,
     Fault,
     MockApi,
-    make_token,
     setup_integration,
     state_of,
 )
@@ -190,40 +186,6 @@ async def test_forbidden_feature_repair(
 
     await _tick(hass, freezer, 30 * 60)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-
-
-@pytest.mark.usefixtures("setup_credentials")
-async def test_refresh_keeps_failing_repair(
-    hass: HomeAssistant,
-    config_entry: MockConfigEntry,
-    mock_api: MockApi,
-    aioclient_mock: AiohttpClientMocker,
-    freezer: FrozenDateTimeFactory,
-    issue_registry: ir.IssueRegistry,
-) -> None:
-    """Token renewal failing for 5 minutes raises an issue; a successful one clears it."""
-    await setup_integration(hass, config_entry)
-    expired = {**config_entry.data["token"], "expires_at": 0}
-    hass.config_entries.async_update_entry(
-        config_entry, data={**config_entry.data, "token": expired}
-    )
-    aioclient_mock.post(TOKEN_URL, exc=ClientConnectionError("unreachable"))
-    issue_id = f"{config_entry.entry_id}_token_refresh_failing"
-
-    for _ in range(5):
-        await _tick(hass, freezer, 60)
-    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    await _tick(hass, freezer, 60)
-    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
-    assert state_of(hass, SOC).state == "unavailable"
-    assert hass.config_entries.async_entries(DOMAIN) == [config_entry]
-
-    aioclient_mock.clear_requests()
-    mock_api.__post_init__()
-    aioclient_mock.post(TOKEN_URL, json=make_token("access-2"))
-    await _tick(hass, freezer, 60)
-    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    assert state_of(hass, SOC).state == "63"
 
 
 @pytest.mark.usefixtures("setup_credentials")

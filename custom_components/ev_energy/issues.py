@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
@@ -12,9 +11,6 @@ from homeassistant.helpers import issue_registry as ir
 from .const import DOMAIN, SCOPES
 
 MISSING_SCOPES = "missing_scopes"
-TOKEN_REFRESH_FAILING = "token_refresh_failing"  # noqa: S105 (an issue id)
-# How long token renewals must keep failing (network or server errors) before the user is told.
-REFRESH_FAILING_FOR = timedelta(minutes=5)
 
 
 def _issue_id(entry_id: str, key: str) -> str:
@@ -28,7 +24,6 @@ def _set_issue(
     active: bool,
     *,
     translation_key: str,
-    severity: ir.IssueSeverity = ir.IssueSeverity.WARNING,
     placeholders: dict[str, str] | None = None,
 ) -> None:
     if not active:
@@ -39,7 +34,7 @@ def _set_issue(
         DOMAIN,
         issue_id,
         is_fixable=False,
-        severity=severity,
+        severity=ir.IssueSeverity.WARNING,
         translation_key=translation_key,
         translation_placeholders=placeholders,
     )
@@ -70,16 +65,4 @@ def async_set_permission_issue(
         denied,
         translation_key="permission_denied",
         placeholders={"feature": feature},
-    )
-
-
-@callback
-def async_set_refresh_issue(hass: HomeAssistant, entry_id: str, failing: bool) -> None:
-    """Raise (or clear) the issue for a token refresh that keeps failing."""
-    _set_issue(
-        hass,
-        _issue_id(entry_id, TOKEN_REFRESH_FAILING),
-        failing,
-        translation_key="token_refresh_failing",
-        severity=ir.IssueSeverity.ERROR,
     )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import time
-from typing import cast
+import asyncio
+import logging
+from typing import Any, cast
 
 from aiohttp import ClientError
 from homeassistant.exceptions import OAuth2TokenRequestBaseError, OAuth2TokenRequestReauthError
 from homeassistant.helpers.config_entry_oauth2_flow import OAuth2Session
 
 from .api import AbstractAuth, EvEnergyAuthError, EvEnergyConnectionError
-from .issues import REFRESH_FAILING_FOR, async_set_refresh_issue
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _sign_in(token: dict[str, Any]) -> tuple[object, object]:
+    """Return what identifies one sign-in: a new sign-in (reauth) replaces both tokens."""
+    return token.get("access_token"), token.get("refresh_token")
 
 
 class OAuth2SessionAuth(AbstractAuth):
@@ -19,33 +26,43 @@ class OAuth2SessionAuth(AbstractAuth):
     def __init__(self, oauth_session: OAuth2Session) -> None:
         """Wrap the entry's OAuth2 session."""
         self._oauth_session = oauth_session
-        self._failing_since: float | None = None
+        # Callers waiting for a renewal must see its outcome rather than start another one.
+        self._lock = asyncio.Lock()
+        self._refused: tuple[object, object] | None = None
+        self._failing = False
 
     async def async_get_access_token(self) -> str:
         """Return a valid access token, refreshing an expired one."""
         session = self._oauth_session
-        try:
-            await session.async_ensure_token_valid()
-        except OAuth2TokenRequestReauthError as err:
-            raise EvEnergyAuthError("the refresh token was refused") from err
-        except (OAuth2TokenRequestBaseError, ClientError, TimeoutError) as err:
-            # Concurrent calls fail together, so "keeps failing" is measured in time.
-            now = time.monotonic()
-            if self._failing_since is None:
-                self._failing_since = now
-            elif now - self._failing_since >= REFRESH_FAILING_FOR.total_seconds():
-                async_set_refresh_issue(session.hass, session.config_entry.entry_id, failing=True)
-            raise EvEnergyConnectionError("the token endpoint could not be reached") from err
-        if self._failing_since is not None:
-            self._failing_since = None
-            async_set_refresh_issue(session.hass, session.config_entry.entry_id, failing=False)
-        return cast("str", session.token["access_token"])
+        async with self._lock:
+            if self._refused == _sign_in(session.token):
+                # Asking again with a refused refresh token cannot work: wait for a sign-in.
+                raise EvEnergyAuthError("the refresh token was refused; sign in again")
+            try:
+                await session.async_ensure_token_valid()
+            except OAuth2TokenRequestReauthError as err:
+                self._refused = _sign_in(session.token)
+                raise EvEnergyAuthError("the refresh token was refused") from err
+            except (OAuth2TokenRequestBaseError, ClientError, TimeoutError) as err:
+                if not self._failing:
+                    self._failing = True
+                    _LOGGER.warning(
+                        "Could not renew the ev.energy access token, retrying at each update: %s",
+                        err,
+                    )
+                raise EvEnergyConnectionError("the token endpoint could not be reached") from err
+            if self._failing:
+                self._failing = False
+                _LOGGER.info("Renewing the ev.energy access token works again")
+            return cast("str", session.token["access_token"])
 
-    async def async_invalidate_access_token(self) -> bool:
-        """Mark the stored token expired so the next call refreshes it."""
-        entry = self._oauth_session.config_entry
-        expired = {**self._oauth_session.token, "expires_at": 0}
-        self._oauth_session.hass.config_entries.async_update_entry(
-            entry, data={**entry.data, "token": expired}
-        )
+    async def async_invalidate_access_token(self, refused_token: str) -> bool:
+        """Mark the stored token expired, unless it was already replaced since the refusal."""
+        session = self._oauth_session
+        if session.token["access_token"] == refused_token:
+            entry = session.config_entry
+            expired = {**session.token, "expires_at": 0}
+            session.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, "token": expired}
+            )
         return True

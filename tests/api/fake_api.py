@@ -123,21 +123,32 @@ class FakeApi:
 
 
 class FakeAuth(AbstractAuth):
-    """Hands out `token-1`; each invalidation makes the next token `token-2`, `token-3`, …."""
+    """Hands out `token-1`; each invalidation makes the next token `token-2`, `token-3`, ….
+
+    Like a real token source, refusing a token that was already replaced renews nothing.
+    """
 
     def __init__(self) -> None:
         """Start with no invalidations."""
         self.invalidations = 0
         self.token_requests = 0
+        self.refused: list[str] = []
+
+    @property
+    def current(self) -> str:
+        """The token handed out now."""
+        return f"token-{self.invalidations + 1}"
 
     async def async_get_access_token(self) -> str:
         """Return the current token."""
         self.token_requests += 1
-        return f"token-{self.invalidations + 1}"
+        return self.current
 
-    async def async_invalidate_access_token(self) -> bool:
-        """Count the invalidation; the next token is a fresh one."""
-        self.invalidations += 1
+    async def async_invalidate_access_token(self, refused_token: str) -> bool:
+        """Record the refusal; renew only a token that is still the current one."""
+        self.refused.append(refused_token)
+        if refused_token == self.current:
+            self.invalidations += 1
         return True
 
 

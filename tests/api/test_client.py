@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+import json
+import logging
 import socket
 from typing import Any
 
@@ -347,7 +350,7 @@ async def test_link_to_another_origin_is_not_followed(
     assert [v.id for v in vehicles] == ["vhcl1"]
     assert api.hits() == 1
     assert other_host.requests == []
-    assert "another host" in caplog.text
+    assert "not on the API's origin" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -371,6 +374,90 @@ async def test_other_origin_forms_are_not_followed(
     )
     assert [v.id for v in await client.async_get_vehicles()] == ["vhcl1"]
     assert client.request_count == 1
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "file:///etc/passwd",
+        "mailto:x",
+        "http://[::1",
+        "//[::1",
+        "http://{hostport}:x/v2/vehicles",
+        "ftp://{hostport}/v2/vehicles?page=2",
+        "javascript:alert(1)",
+    ],
+    ids=["file", "mailto", "broken-ipv6", "relative-garbage", "bad-port", "ftp", "javascript"],
+)
+async def test_unusable_next_link_is_ignored_with_one_warning(
+    client: EvEnergyClient, api: FakeApi, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    """A next link that is not http(s) on the API's origin ends paging, whatever its form.
+
+    The items read so far are kept, nothing is raised, and repeated polls warn only once.
+    """
+    hostport = api.link("").split("://", 1)[1].rstrip("/")
+    api.reply(
+        "GET",
+        "/v2/vehicles",
+        Reply(payload=[vehicle("vhcl1")], headers=next_link(target.format(hostport=hostport))),
+    )
+
+    for _ in range(3):
+        assert [v.id for v in await client.async_get_vehicles()] == ["vhcl1"]
+
+    assert api.hits() == 3
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name == client_module.__name__
+    ]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert warnings[0].exc_info is None
+    assert "pagination link" in warnings[0].getMessage()
+
+
+async def test_each_distinct_unusable_link_warns_once(
+    client: EvEnergyClient, api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two different bad targets are two warnings; repeating either adds none."""
+    api.reply(
+        "GET",
+        "/v2/vehicles",
+        *[
+            Reply(payload=[vehicle("vhcl1")], headers=next_link(target))
+            for target in ("mailto:a", "mailto:b", "mailto:a", "mailto:b")
+        ],
+    )
+    for _ in range(4):
+        await client.async_get_vehicles()
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name == client_module.__name__
+    ]
+    assert len(warnings) == 2
+    assert "'mailto:a'" in warnings[0]
+    assert "'mailto:b'" in warnings[1]
+
+
+async def test_bad_link_warnings_are_bounded(
+    client: EvEnergyClient, api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server inventing a new bad target on every poll cannot flood the log."""
+    polls = client_module.MAX_REPORTED_LINKS + 5
+    api.reply(
+        "GET",
+        "/v2/vehicles",
+        *[
+            Reply(payload=[vehicle("vhcl1")], headers=next_link(f"mailto:{poll}"))
+            for poll in range(polls)
+        ],
+    )
+    for _ in range(polls):
+        assert [v.id for v in await client.async_get_vehicles()] == ["vhcl1"]
+    warnings = [r for r in caplog.records if r.name == client_module.__name__]
+    assert len(warnings) == client_module.MAX_REPORTED_LINKS == 20
 
 
 async def test_redirects_are_not_followed(
@@ -502,6 +589,36 @@ async def test_401_invalidates_the_token_and_retries_once(
     assert auth.invalidations == 1
     assert [r.authorization for r in api.requests] == ["Bearer token-1", "Bearer token-2"]
     assert client.request_count == 2
+
+
+async def test_concurrent_401s_report_the_token_they_were_refused_with(
+    client: EvEnergyClient, api: FakeApi, auth: FakeAuth
+) -> None:
+    """Requests refused together name the token they sent, so the source renews it once."""
+    refused_together = 5
+    arrived = 0
+    all_arrived = asyncio.Event()
+
+    async def tariff(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        if request.headers["Authorization"] == "Bearer token-2":
+            return web.json_response(load_fixture("tariff.json"))
+        arrived += 1
+        if arrived == refused_together:
+            all_arrived.set()
+        await all_arrived.wait()
+        return web.Response(status=401)
+
+    api.reply("GET", f"/v2/tariffs/{TARIFF_ID}", tariff)
+
+    tariffs = await asyncio.gather(
+        *(client.async_get_tariff(TARIFF_ID) for _ in range(refused_together))
+    )
+
+    assert [t.id for t in tariffs] == [TARIFF_ID] * refused_together
+    assert auth.refused == ["token-1"] * refused_together
+    assert auth.invalidations == 1
+    assert [r.authorization for r in api.requests].count("Bearer token-2") == refused_together
 
 
 async def test_401_retry_resends_the_patch_body(
@@ -794,6 +911,83 @@ async def test_connection_dropped_mid_body(client: EvEnergyClient, api: FakeApi)
     api.reply("GET", "/v2/vehicles", truncated)
     with pytest.raises(EvEnergyConnectionError):
         await client.async_get_vehicles()
+
+
+# --- response size ----------------------------------------------------------------------
+
+
+def padded(payload: object, size: int) -> bytes:
+    """`payload` as JSON, padded with whitespace to `size` bytes (still valid JSON)."""
+    body = json.dumps(payload).encode()
+    return body + b" " * (size - len(body))
+
+
+async def test_body_over_the_bound_is_a_response_error(
+    client: EvEnergyClient, api: FakeApi
+) -> None:
+    """A valid answer one byte over MAX_BODY_BYTES is refused, not read into memory whole."""
+    assert client_module.MAX_BODY_BYTES == 16 * 1024 * 1024
+    tariff = load_fixture("tariff.json")
+    api.reply(
+        "GET",
+        f"/v2/tariffs/{TARIFF_ID}",
+        Reply(body=padded(tariff, client_module.MAX_BODY_BYTES + 1)),
+        Reply(body=padded(tariff, client_module.MAX_BODY_BYTES)),
+    )
+    with pytest.raises(EvEnergyResponseError, match=r"/v2/tariffs/\S+ exceeds"):
+        await client.async_get_tariff(TARIFF_ID)
+    # Exactly at the bound is still read.
+    assert (await client.async_get_tariff(TARIFF_ID)).id == TARIFF_ID
+
+
+async def test_pages_of_one_listing_share_the_bound(client: EvEnergyClient, api: FakeApi) -> None:
+    """Pages each under the bound but over it together end the listing with an error."""
+    third = client_module.MAX_BODY_BYTES // 3 + 1
+    api.reply(
+        "GET",
+        "/v2/vehicles",
+        *[
+            Reply(
+                body=padded([vehicle(f"vhcl{page}")], third),
+                headers=next_link(f"/v2/vehicles?{VEHICLES_QS}&page={page + 1}"),
+            )
+            for page in range(1, 4)
+        ],
+    )
+    with pytest.raises(EvEnergyResponseError, match="/v2/vehicles exceeds"):
+        await client.async_get_vehicles()
+    assert api.hits() == 3
+
+
+async def test_endless_body_is_cut_off(
+    client: EvEnergyClient, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body that never ends is abandoned at the bound, long before the request timeout."""
+    monkeypatch.setattr(client_module, "REQUEST_TIMEOUT", aiohttp.ClientTimeout(total=3))
+    sent = 0
+    disconnected = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        nonlocal sent
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        try:
+            await response.write(b"[")
+            while True:
+                await response.write(b" " * 1024 * 1024)
+                sent += 1024 * 1024
+                # About 50 MiB/s: the bound is reached well inside the timeout.
+                await asyncio.sleep(0.02)
+        finally:
+            # Reached when writing fails (or the handler is cancelled) after the client left.
+            disconnected.set()
+
+    api.reply("GET", "/v2/vehicles", endless)
+    async with asyncio.timeout(10):
+        with pytest.raises(EvEnergyResponseError, match="exceeds"):
+            await client.async_get_vehicles()
+        await disconnected.wait()
+    assert sent < 2 * client_module.MAX_BODY_BYTES
 
 
 # --- request accounting -------------------------------------------------------------------

@@ -16,12 +16,15 @@ class AbstractAuth(ABC):
         token endpoint cannot be reached.
         """
 
-    async def async_invalidate_access_token(self) -> bool:
-        """Forget the current access token because the API refused it.
+    async def async_invalidate_access_token(self, refused_token: str) -> bool:
+        """Forget `refused_token`, the access token a request was refused with (HTTP 401).
 
-        Return True when the next async_get_access_token call will refresh it, so the request
-        is worth retrying. A static token cannot be refreshed: the default returns False and
-        the refusal is an EvEnergyAuthError.
+        Renew only if it is still the current token: concurrent requests refused with the
+        same token must lead to one renewal, and a late refusal of a token already replaced
+        must not cancel its successor. Return True when the next async_get_access_token call
+        gives a different token (renewed now or before), so the request is worth retrying.
+        A static token cannot be renewed: the default returns False and the refusal is an
+        EvEnergyAuthError.
         """
         return False
 

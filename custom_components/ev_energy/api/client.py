@@ -45,6 +45,10 @@ SESSIONS_PAGE_SIZE: Final = 50
 MAX_PAGES: Final = 50
 REQUEST_TIMEOUT: Final = aiohttp.ClientTimeout(total=30)
 CHARGE_LIMIT_RANGE: Final = range(50, 101)
+# A page of 100 vehicles is about 160 kB; the bound caps one answer, or all pages of one
+# listing together, so a huge or endless body cannot exhaust memory.
+MAX_BODY_BYTES: Final = 16 * 1024 * 1024
+_CHUNK_BYTES: Final = 64 * 1024
 # When a 429 comes without a usable Retry-After, wait this long (seconds).
 DEFAULT_RETRY_AFTER: Final = 60.0
 # The API's rolling window is one hour, so no honest Retry-After is longer.
@@ -54,6 +58,8 @@ VEHICLE_EXPAND: Final = ("latest_status_log", "trim.model.make")
 EVSE_EXPAND: Final = ("latest_status_log", "model.make")
 
 _UNREADABLE: Final = object()
+_HTTP_SCHEMES: Final = frozenset({"http", "https"})
+MAX_REPORTED_LINKS: Final = 20
 _LINK_VALUE = re.compile(r"<([^>]*)>([^<]*)")
 _LINK_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))', re.IGNORECASE)
 
@@ -94,6 +100,7 @@ class EvEnergyClient:
         self._base = URL(api_url.rstrip("/") + "/v2")
         self._blocked_until = 0.0
         self._request_times: deque[float] = deque()
+        self._bad_links: set[str] = set()
         self.request_count = 0
         self.rate_limit_limit: int | None = None
         self.rate_limit_remaining: int | None = None
@@ -183,7 +190,7 @@ class EvEnergyClient:
         )
 
     async def _patch_vehicle(self, vehicle_id: str, body: dict[str, Any]) -> Vehicle:
-        data, _ = await self._request(
+        data, _, _ = await self._request(
             "PATCH",
             self._base.joinpath("vehicles", vehicle_id).with_query(_expand(*VEHICLE_EXPAND)),
             json_body=body,
@@ -191,7 +198,7 @@ class EvEnergyClient:
         return Vehicle.from_api(data)
 
     async def _get(self, url: URL, params: list[tuple[str, str]] | None = None) -> Any:
-        data, _ = await self._request("GET", url.with_query(params or []))
+        data, _, _ = await self._request("GET", url.with_query(params or []))
         return data
 
     async def _get_list(
@@ -200,10 +207,12 @@ class EvEnergyClient:
         """Fetch a list resource, following `Link: rel="next"` within bounds."""
         items: list[Any] = []
         seen: set[URL] = set()
+        budget = MAX_BODY_BYTES
         next_url: URL | None = url.with_query(params)
         while next_url is not None and len(seen) < max_pages:
             seen.add(next_url)
-            data, headers = await self._request("GET", next_url)
+            data, headers, size = await self._request("GET", next_url, max_bytes=budget)
+            budget -= size
             if not isinstance(data, list):
                 raise EvEnergyResponseError(f"expected a list from {url.path}")
             items.extend(data)
@@ -219,23 +228,42 @@ class EvEnergyClient:
     def _follow(self, current: URL, target: str | None) -> URL | None:
         if target is None:
             return None
-        next_url = current.join(URL(target))
+        try:
+            next_url = current.join(URL(target))
+            usable = next_url.scheme in _HTTP_SCHEMES and next_url.origin() == self._base.origin()
+        except ValueError:  # yarl refuses some targets (broken IPv6, port, no host)
+            usable = False
         # Never send the bearer token to another origin, whatever the header says.
-        if next_url.origin() != self._base.origin():
-            _LOGGER.warning("Ignoring a pagination link to another host: %s", next_url.host)
+        if not usable:
+            self._warn_bad_link(target)
             return None
         return next_url
 
+    def _warn_bad_link(self, target: str) -> None:
+        # Once per target, not per poll; the set is capped as the server picks the targets.
+        if target in self._bad_links or len(self._bad_links) >= MAX_REPORTED_LINKS:
+            return
+        self._bad_links.add(target)
+        _LOGGER.warning(
+            "Ignoring a pagination link that is not on the API's origin: %r", target[:200]
+        )
+
     async def _request(
-        self, method: str, url: URL, *, json_body: Mapping[str, Any] | None = None
-    ) -> tuple[Any, Mapping[str, str]]:
-        response_status, headers, body = await self._send(method, url, json_body)
+        self,
+        method: str,
+        url: URL,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        max_bytes: int = MAX_BODY_BYTES,
+    ) -> tuple[Any, Mapping[str, str], int]:
+        """Send, retrying once on 401; return the decoded body, headers and body size."""
+        response_status, headers, body, token = await self._send(method, url, json_body, max_bytes)
         if response_status == 401:
             # The token may have been revoked or expired early: refresh once and retry (a
             # refused refresh raises EvEnergyAuthError from the token source).
-            if not await self._auth.async_invalidate_access_token():
+            if not await self._auth.async_invalidate_access_token(token):
                 raise EvEnergyAuthError("the API refused the access token")
-            response_status, headers, body = await self._send(method, url, json_body)
+            response_status, headers, body, _ = await self._send(method, url, json_body, max_bytes)
         data = _decode(body)
         if response_status == 401:
             # A token renewed a moment ago is refused too: an API fault, not a reason to make
@@ -249,7 +277,7 @@ class EvEnergyClient:
             raise EvEnergyApiError(response_status, parse_problem(response_status, data))
         if data is _UNREADABLE:
             raise EvEnergyResponseError(f"unreadable JSON from {url.path}")
-        return data, headers
+        return data, headers, len(body)
 
     async def _get_token(self) -> str:
         """Get a token, bounded like a request: a hanging token endpoint must not stall us."""
@@ -260,8 +288,9 @@ class EvEnergyClient:
             raise EvEnergyConnectionError("getting an access token timed out") from err
 
     async def _send(
-        self, method: str, url: URL, json_body: Mapping[str, Any] | None
-    ) -> tuple[int, Mapping[str, str], bytes]:
+        self, method: str, url: URL, json_body: Mapping[str, Any] | None, max_bytes: int
+    ) -> tuple[int, Mapping[str, str], bytes, str]:
+        """Send once; return the status, headers, body and the access token sent."""
         now = time.monotonic()
         if now < self._blocked_until:
             raise EvEnergyRateLimitError(self._blocked_until - now)
@@ -282,7 +311,7 @@ class EvEnergyClient:
                 timeout=REQUEST_TIMEOUT,
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                body = await _read_bounded(response, max_bytes, url)
                 headers = response.headers
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as err:
@@ -291,7 +320,18 @@ class EvEnergyClient:
         self.rate_limit_remaining = _header_int(
             headers, "X-RateLimit-Remaining", self.rate_limit_remaining
         )
-        return status, headers, body
+        return status, headers, body, token
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, max_bytes: int, url: URL) -> bytes:
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+        body += chunk
+        if len(body) > max_bytes:
+            # Drop the connection: the rest of the body is never read.
+            response.close()
+            raise EvEnergyResponseError(f"{url.path} exceeds {MAX_BODY_BYTES} bytes")
+    return bytes(body)
 
 
 def _decode(body: bytes) -> Any:
