@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 import re
 from string import Formatter
+import tomllib
 from typing import Any, get_args, get_type_hints
 from urllib.parse import urlparse
 
@@ -362,3 +363,11 @@ def test_parallel_updates(platform: Platform) -> None:
         assert value == 0, f"{platform} only reads the coordinator: PARALLEL_UPDATES = 0"
     else:
         assert value >= 1, f"{platform} writes to the API: PARALLEL_UPDATES >= 1"
+
+
+def test_license_matches_pyproject() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["license"] == "MIT", "pyproject names another license"
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n"), "LICENSE is not the MIT license"
+    assert re.search(r"^Copyright \(c\) \d{4} \S", text, re.MULTILINE), "LICENSE names no holder"
