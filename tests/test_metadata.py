@@ -7,9 +7,12 @@ from collections.abc import Iterator
 import importlib
 import inspect
 import json
+import os
 from pathlib import Path
 import re
+import shutil
 from string import Formatter
+import subprocess
 import tomllib
 from typing import Any, get_args, get_type_hints
 from urllib.parse import urlparse
@@ -24,6 +27,7 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.loader import Manifest
 from homeassistant.util.yaml import load_yaml_dict
 from packaging.version import Version
+from PIL import Image, ImageChops
 import pytest
 
 from custom_components.ev_energy import PLATFORMS, application_credentials
@@ -371,3 +375,51 @@ def test_license_matches_pyproject() -> None:
     text = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert text.startswith("MIT License\n"), "LICENSE is not the MIT license"
     assert re.search(r"^Copyright \(c\) \d{4} \S", text, re.MULTILINE), "LICENSE names no holder"
+
+
+BRAND = COMPONENT / "brand"
+# name -> (width, height); the home-assistant/brands image rules, as HA 2026.3+ serves them.
+BRAND_IMAGES = {
+    "icon.png": (256, 256),
+    "icon@2x.png": (512, 512),
+    "logo.png": (606, 256),
+    "logo@2x.png": (1212, 512),
+    "dark_logo.png": (606, 256),
+    "dark_logo@2x.png": (1212, 512),
+}
+
+
+def test_brand_images_follow_the_brands_rules() -> None:
+    assert {p.name for p in BRAND.iterdir()} == set(BRAND_IMAGES), "brand/ holds other files"
+    for name, size in BRAND_IMAGES.items():
+        with Image.open(BRAND / name) as image:
+            assert image.format == "PNG", f"{name}: not a PNG"
+            assert image.size == size, f"{name}: {image.size}, expected {size}"
+            assert image.mode == "RGBA", f"{name}: no alpha channel"
+            alpha = image.getchannel("A")
+            assert alpha.getpixel((0, 0)) == 0, f"{name}: the background is not transparent"
+            assert alpha.getbbox() == (0, 0, *size), f"{name}: not trimmed to its content"
+        width, height = size
+        if "icon" in name:
+            assert width == height == (512 if "@2x" in name else 256), f"{name}: icon size"
+        else:
+            assert width > height == (512 if "@2x" in name else 256), f"{name}: logo size"
+    for name, (width, height) in BRAND_IMAGES.items():
+        if "@2x" in name:
+            assert BRAND_IMAGES[name.replace("@2x", "")] == (width // 2, height // 2), name
+        if name.startswith("dark_"):
+            assert name.removeprefix("dark_") in BRAND_IMAGES, f"{name} has no light twin"
+
+
+def test_brand_images_match_their_sources(tmp_path: Path) -> None:
+    """The committed PNGs are what scripts/brand renders from docs/brand/*.svg today."""
+    if shutil.which(os.environ.get("RSVG_CONVERT", "rsvg-convert")) is None:
+        pytest.skip("rsvg-convert is not installed (apt-get install librsvg2-bin)")
+    script = [shutil.which("bash") or "/bin/bash", str(ROOT / "scripts/brand"), str(tmp_path)]
+    subprocess.run(script, check=True, capture_output=True)  # noqa: S603  # our own script
+    for name in BRAND_IMAGES:
+        with Image.open(BRAND / name) as committed, Image.open(tmp_path / name) as fresh:
+            # Another librsvg version may anti-alias edges slightly differently.
+            diff = ImageChops.difference(committed, fresh).convert("L")
+            mean = sum(i * n for i, n in enumerate(diff.histogram())) / (diff.width * diff.height)
+            assert mean < 1.0, f"{name} differs from docs/brand: run scripts/brand"
