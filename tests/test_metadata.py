@@ -423,3 +423,46 @@ def test_brand_images_match_their_sources(tmp_path: Path) -> None:
             diff = ImageChops.difference(committed, fresh).convert("L")
             mean = sum(i * n for i, n in enumerate(diff.histogram())) / (diff.width * diff.height)
             assert mean < 1.0, f"{name} differs from docs/brand: run scripts/brand"
+
+
+def quality_scale() -> dict[str, str]:
+    rules = load_yaml_dict(COMPONENT / "quality_scale.yaml")["rules"]
+    statuses = {}
+    for rule, value in rules.items():
+        status = value if isinstance(value, str) else value.get("status")
+        assert status in {"done", "todo", "exempt"}, f"{rule}: unknown status {status!r}"
+        if status != "done":
+            assert isinstance(value, dict), f"{rule}: say why it is {status}"
+            assert value.get("comment"), f"{rule}: say why it is {status}"
+        statuses[rule] = status
+    return statuses
+
+
+def bare_config_entry_annotations() -> list[str]:
+    """Annotations naming the untyped ConfigEntry (the typed alias is EvEnergyConfigEntry)."""
+    found = []
+    for file in sorted(COMPONENT.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                annotation = node.returns
+            elif isinstance(node, ast.arg | ast.AnnAssign):
+                annotation = node.annotation
+            else:
+                continue
+            if annotation is not None and re.search(r"\bConfigEntry\b", ast.unparse(annotation)):
+                found.append(f"{file.relative_to(COMPONENT)}:{node.lineno}")
+    return found
+
+
+def test_quality_scale_says_what_is_true() -> None:
+    rules = quality_scale()
+    if rules.get("brands") == "done":
+        assert (BRAND / "icon.png").is_file(), "brands: done, but there is no brand/icon.png"
+    for rule, platform in (("docs-triggers", "trigger"), ("docs-conditions", "condition")):
+        assert rule in rules, f"{rule} (a Bronze rule) is missing"
+        if rules[rule] == "exempt":
+            assert not (COMPONENT / f"{platform}.py").exists(), f"{rule}: {platform}.py exists"
+    if rules.get("strict-typing") == "done":
+        assert not bare_config_entry_annotations(), "strict-typing: use EvEnergyConfigEntry"
+    if rules.get("dependency-transparency") == "done":
+        assert load(COMPONENT / "manifest.json")["requirements"], "the client is not on PyPI"
