@@ -29,6 +29,7 @@ from homeassistant.util.yaml import load_yaml_dict
 from packaging.version import Version
 from PIL import Image, ImageChops
 import pytest
+import yaml
 
 from custom_components.ev_energy import PLATFORMS, application_credentials
 from custom_components.ev_energy.config_flow import OPTIONS_SCHEMA, EvEnergyFlowHandler
@@ -466,3 +467,36 @@ def test_quality_scale_says_what_is_true() -> None:
         assert not bare_config_entry_annotations(), "strict-typing: use EvEnergyConfigEntry"
     if rules.get("dependency-transparency") == "done":
         assert load(COMPONENT / "manifest.json")["requirements"], "the client is not on PyPI"
+
+
+def workflow_steps() -> dict[str, list[dict[str, Any]]]:
+    """Each job of .github/workflows/*.yml (as file:job) with its steps."""
+    jobs = {}
+    for file in sorted((ROOT / ".github/workflows").glob("*.yml")):
+        workflow = yaml.safe_load(file.read_text(encoding="utf-8"))
+        # YAML 1.1 reads the bare key `on` as True.
+        assert workflow.get("on", workflow.get(True)), f"{file.name}: no triggers"
+        for name, job in workflow["jobs"].items():
+            assert job["runs-on"] == "ubuntu-latest", f"{file.name}:{name}: runs-on"
+            assert all("uses" in step or "run" in step for step in job["steps"]), file.name
+            jobs[f"{file.stem}:{name}"] = job["steps"]
+    return jobs
+
+
+def test_github_workflows() -> None:
+    steps = [step for job in workflow_steps().values() for step in job]
+    uses = {step["uses"].split("@")[0]: step for step in steps if "uses" in step}
+    assert "home-assistant/actions/hassfest" in uses, "no hassfest job"
+    assert uses["hacs/action"]["with"]["category"] == "integration", "HACS validation"
+    runs = [line.strip() for step in steps for line in step.get("run", "").splitlines()]
+    assert "./scripts/test" in runs, "no job runs the test command"
+    assert "3.14" in str(uses["actions/setup-python"]["with"]["python-version"])
+
+
+def test_devcontainer() -> None:
+    config = load(ROOT / ".devcontainer.json")
+    assert re.search(r"python:3\.14\b", config["image"]), "the image is not Python 3.14"
+    assert config["postCreateCommand"].endswith("bash scripts/bootstrap"), "no bootstrap"
+    assert config["customizations"]["vscode"]["settings"]["python.defaultInterpreterPath"].endswith(
+        "/.venv/bin/python"
+    )
