@@ -7,9 +7,13 @@ from collections.abc import Iterator
 import importlib
 import inspect
 import json
+import os
 from pathlib import Path
 import re
+import shutil
 from string import Formatter
+import subprocess
+import tomllib
 from typing import Any, get_args, get_type_hints
 from urllib.parse import urlparse
 
@@ -23,7 +27,9 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.loader import Manifest
 from homeassistant.util.yaml import load_yaml_dict
 from packaging.version import Version
+from PIL import Image, ImageChops
 import pytest
+import yaml
 
 from custom_components.ev_energy import PLATFORMS, application_credentials
 from custom_components.ev_energy.config_flow import OPTIONS_SCHEMA, EvEnergyFlowHandler
@@ -362,3 +368,135 @@ def test_parallel_updates(platform: Platform) -> None:
         assert value == 0, f"{platform} only reads the coordinator: PARALLEL_UPDATES = 0"
     else:
         assert value >= 1, f"{platform} writes to the API: PARALLEL_UPDATES >= 1"
+
+
+def test_license_matches_pyproject() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["license"] == "MIT", "pyproject names another license"
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n"), "LICENSE is not the MIT license"
+    assert re.search(r"^Copyright \(c\) \d{4} \S", text, re.MULTILINE), "LICENSE names no holder"
+
+
+BRAND = COMPONENT / "brand"
+# name -> (width, height); the home-assistant/brands image rules, as HA 2026.3+ serves them.
+BRAND_IMAGES = {
+    "icon.png": (256, 256),
+    "icon@2x.png": (512, 512),
+    "logo.png": (606, 256),
+    "logo@2x.png": (1212, 512),
+    "dark_logo.png": (606, 256),
+    "dark_logo@2x.png": (1212, 512),
+}
+
+
+def test_brand_images_follow_the_brands_rules() -> None:
+    assert {p.name for p in BRAND.iterdir()} == set(BRAND_IMAGES), "brand/ holds other files"
+    for name, size in BRAND_IMAGES.items():
+        with Image.open(BRAND / name) as image:
+            assert image.format == "PNG", f"{name}: not a PNG"
+            assert image.size == size, f"{name}: {image.size}, expected {size}"
+            assert image.mode == "RGBA", f"{name}: no alpha channel"
+            alpha = image.getchannel("A")
+            assert alpha.getpixel((0, 0)) == 0, f"{name}: the background is not transparent"
+            assert alpha.getbbox() == (0, 0, *size), f"{name}: not trimmed to its content"
+        width, height = size
+        if "icon" in name:
+            assert width == height == (512 if "@2x" in name else 256), f"{name}: icon size"
+        else:
+            assert width > height == (512 if "@2x" in name else 256), f"{name}: logo size"
+    for name, (width, height) in BRAND_IMAGES.items():
+        if "@2x" in name:
+            assert BRAND_IMAGES[name.replace("@2x", "")] == (width // 2, height // 2), name
+        if name.startswith("dark_"):
+            assert name.removeprefix("dark_") in BRAND_IMAGES, f"{name} has no light twin"
+
+
+def test_brand_images_match_their_sources(tmp_path: Path) -> None:
+    """The committed PNGs are what scripts/brand renders from docs/brand/*.svg today."""
+    if shutil.which(os.environ.get("RSVG_CONVERT", "rsvg-convert")) is None:
+        pytest.skip("rsvg-convert is not installed (apt-get install librsvg2-bin)")
+    script = [shutil.which("bash") or "/bin/bash", str(ROOT / "scripts/brand"), str(tmp_path)]
+    subprocess.run(script, check=True, capture_output=True)  # noqa: S603  # our own script
+    for name in BRAND_IMAGES:
+        with Image.open(BRAND / name) as committed, Image.open(tmp_path / name) as fresh:
+            # Another librsvg version may anti-alias edges slightly differently.
+            diff = ImageChops.difference(committed, fresh).convert("L")
+            mean = sum(i * n for i, n in enumerate(diff.histogram())) / (diff.width * diff.height)
+            assert mean < 1.0, f"{name} differs from docs/brand: run scripts/brand"
+
+
+def quality_scale() -> dict[str, str]:
+    rules = load_yaml_dict(COMPONENT / "quality_scale.yaml")["rules"]
+    statuses = {}
+    for rule, value in rules.items():
+        status = value if isinstance(value, str) else value.get("status")
+        assert status in {"done", "todo", "exempt"}, f"{rule}: unknown status {status!r}"
+        if status != "done":
+            assert isinstance(value, dict), f"{rule}: say why it is {status}"
+            assert value.get("comment"), f"{rule}: say why it is {status}"
+        statuses[rule] = status
+    return statuses
+
+
+def bare_config_entry_annotations() -> list[str]:
+    """Annotations naming the untyped ConfigEntry (the typed alias is EvEnergyConfigEntry)."""
+    found = []
+    for file in sorted(COMPONENT.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                annotation = node.returns
+            elif isinstance(node, ast.arg | ast.AnnAssign):
+                annotation = node.annotation
+            else:
+                continue
+            if annotation is not None and re.search(r"\bConfigEntry\b", ast.unparse(annotation)):
+                found.append(f"{file.relative_to(COMPONENT)}:{node.lineno}")
+    return found
+
+
+def test_quality_scale_says_what_is_true() -> None:
+    rules = quality_scale()
+    if rules.get("brands") == "done":
+        assert (BRAND / "icon.png").is_file(), "brands: done, but there is no brand/icon.png"
+    for rule, platform in (("docs-triggers", "trigger"), ("docs-conditions", "condition")):
+        assert rule in rules, f"{rule} (a Bronze rule) is missing"
+        if rules[rule] == "exempt":
+            assert not (COMPONENT / f"{platform}.py").exists(), f"{rule}: {platform}.py exists"
+    if rules.get("strict-typing") == "done":
+        assert not bare_config_entry_annotations(), "strict-typing: use EvEnergyConfigEntry"
+    if rules.get("dependency-transparency") == "done":
+        assert load(COMPONENT / "manifest.json")["requirements"], "the client is not on PyPI"
+
+
+def workflow_steps() -> dict[str, list[dict[str, Any]]]:
+    """Each job of .github/workflows/*.yml (as file:job) with its steps."""
+    jobs = {}
+    for file in sorted((ROOT / ".github/workflows").glob("*.yml")):
+        workflow = yaml.safe_load(file.read_text(encoding="utf-8"))
+        # YAML 1.1 reads the bare key `on` as True.
+        assert workflow.get("on", workflow.get(True)), f"{file.name}: no triggers"
+        for name, job in workflow["jobs"].items():
+            assert job["runs-on"] == "ubuntu-latest", f"{file.name}:{name}: runs-on"
+            assert all("uses" in step or "run" in step for step in job["steps"]), file.name
+            jobs[f"{file.stem}:{name}"] = job["steps"]
+    return jobs
+
+
+def test_github_workflows() -> None:
+    steps = [step for job in workflow_steps().values() for step in job]
+    uses = {step["uses"].split("@")[0]: step for step in steps if "uses" in step}
+    assert "home-assistant/actions/hassfest" in uses, "no hassfest job"
+    assert uses["hacs/action"]["with"]["category"] == "integration", "HACS validation"
+    runs = [line.strip() for step in steps for line in step.get("run", "").splitlines()]
+    assert "./scripts/test" in runs, "no job runs the test command"
+    assert "3.14" in str(uses["actions/setup-python"]["with"]["python-version"])
+
+
+def test_devcontainer() -> None:
+    config = load(ROOT / ".devcontainer.json")
+    assert re.search(r"python:3\.14\b", config["image"]), "the image is not Python 3.14"
+    assert config["postCreateCommand"].endswith("bash scripts/bootstrap"), "no bootstrap"
+    assert config["customizations"]["vscode"]["settings"]["python.defaultInterpreterPath"].endswith(
+        "/.venv/bin/python"
+    )

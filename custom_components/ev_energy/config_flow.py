@@ -9,7 +9,6 @@ from typing import Any
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
-    ConfigEntry,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
@@ -27,6 +26,7 @@ import probatio
 from .api import EvEnergyClient, EvEnergyError, StaticTokenAuth
 from .application_credentials import api_url
 from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS, DOMAIN, SCOPES
+from .coordinator import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> EvEnergyOptionsFlow:
+    def async_get_options_flow(config_entry: EvEnergyConfigEntry) -> EvEnergyOptionsFlow:
         """Options: the cheapest charging window."""
         return EvEnergyOptionsFlow()
 
