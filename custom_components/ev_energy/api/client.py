@@ -28,6 +28,7 @@ from .models import (
     ChargingSession,
     Evse,
     EvseConnectivity,
+    ScheduleInterval,
     Tariff,
     User,
     Vehicle,
@@ -292,6 +293,20 @@ class EvEnergyClient:
             headers, "X-RateLimit-Remaining", self.rate_limit_remaining
         )
         return status, headers, body
+
+    async def async_get_schedules(self, sub_session_id: str) -> list[ScheduleInterval]:
+        """Return a sub-session's charging plan: the latest instruction for each period.
+
+        No time filter: a boost's one open-ended interval starts when the boost began.
+        """
+        data = await self._get(
+            self._base / "charging_sub_sessions" / sub_session_id / "schedules",
+            [("only_most_recently_created", "true")],
+        )
+        items = data.get("schedules") if isinstance(data, Mapping) else None
+        if not isinstance(items, list):
+            raise EvEnergyResponseError("expected a schedules list")
+        return _parse_each(items, ScheduleInterval.from_api)
 
 
 def _decode(body: bytes) -> Any:
