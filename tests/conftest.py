@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import re
 import time
 from typing import Any, cast
 from unittest.mock import PropertyMock, patch
@@ -50,6 +51,9 @@ PRICES_URL = f"{TARIFF_URL}/prices"
 SESSIONS_URL = f"{API}/charging_sessions"
 OPEN_SESSION_URL = f"{SESSIONS_URL}/cses01HSH04KDEWF6Z4DB2J77J7AAA"
 CONNECTIVITY_URL = f"{API}/evses/evse01HSH04KDEWF6Z4DB2J77J74K5/connectivity"
+# The open session's current sub-session, and its charging plan.
+SUB_SESSION_ID = "csub01HSH04KDEWF6Z4DB2J77J7AA1"
+SCHEDULES_URL = f"{API}/charging_sub_sessions/{SUB_SESSION_ID}/schedules"
 # Every entry-based test runs at this instant: 10:10 UTC (= London) on a day the price fixture
 # covers half-hourly, inside the 10:00-10:30 interval priced 24p.
 NOW = datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
@@ -138,6 +142,10 @@ class MockApi:
     connectivity: dict[str, Any] = field(
         default_factory=lambda: load_json_object_fixture("connectivity.json")
     )
+    # Every sub-session's plan, whatever its id (boost in tests adds new sub-sessions).
+    schedules: dict[str, Any] = field(
+        default_factory=lambda: load_json_object_fixture("schedules.json")
+    )
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     # When set, every answer carries X-RateLimit-Limit/Remaining like the real API.
     rate_limit: tuple[int, int] | None = None
@@ -153,6 +161,12 @@ class MockApi:
         self._endpoint("patch", f"{VEHICLES_URL}/{VEHICLE_ID}", self._patch_vehicle)
         self._endpoint("get", SESSIONS_URL, lambda *_: (self.sessions, {"Link": NO_MORE_PAGES}))
         self._endpoint("get", CONNECTIVITY_URL, lambda *_: (self.connectivity, {}))
+        self._endpoint(
+            "get",
+            SCHEDULES_URL,
+            lambda *_: (self.schedules, {}),
+            match=re.compile(rf"^{re.escape(API)}/charging_sub_sessions/[^/]+/schedules"),
+        )
         for action in ("boost_start", "boost_end"):
             self._endpoint("post", f"{OPEN_SESSION_URL}/{action}", self._boost(action))
 
@@ -181,8 +195,14 @@ class MockApi:
         return self.vehicles, {"Link": link}
 
     def _endpoint(
-        self, method: str, url: str, answer: Callable[[URL, Any], tuple[Any, dict[str, str]]]
+        self,
+        method: str,
+        url: str,
+        answer: Callable[[URL, Any], tuple[Any, dict[str, str]]],
+        match: re.Pattern[str] | None = None,
     ) -> None:
+        """Answer requests to `url` (or matching `match`); faults queue under `url`."""
+
         async def respond(method: str, request_url: URL, data: Any) -> AiohttpClientMockResponse:
             if queue := self.faults.get(url):
                 fault = queue.pop(0)
@@ -205,7 +225,7 @@ class MockApi:
                 }
             return AiohttpClientMockResponse(method, request_url, json=body, headers=headers)
 
-        self.aioclient_mock.request(method, url, side_effect=respond)
+        self.aioclient_mock.request(method, match or url, side_effect=respond)
 
     def fail(self, url: str, fault: Fault | None = None, times: int = 1) -> None:
         """Make the next `times` requests to `url` fail with `fault` (default HTTP 500)."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time as dt_time, timedelta
 from decimal import Decimal
 import logging
 import time
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from homeassistant.config_entries import ConfigEntry
@@ -57,6 +57,9 @@ from .const import (
 )
 from .issues import async_set_permission_issue
 
+if TYPE_CHECKING:
+    from .plan_coordinator import EvEnergyPlanCoordinator
+
 _LOGGER = logging.getLogger(__name__)
 
 type EvEnergyConfigEntry = ConfigEntry[EvEnergyRuntimeData]
@@ -81,6 +84,7 @@ class EvEnergyRuntimeData:
     prices: EvEnergyPriceCoordinator
     sessions: EvEnergySessionsCoordinator
     connectivity: EvEnergyConnectivityCoordinator
+    plans: EvEnergyPlanCoordinator
 
 
 async def async_guarded[T](
@@ -473,6 +477,8 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
             hass, entry, client, main, name="sessions", interval=SESSIONS_REFRESH_INTERVAL
         )
         self._plugged = self._plug_states(main)
+        # Every session of the last read (newest page), for the charging calendar.
+        self.recent: list[ChargingSession] = []
 
     @staticmethod
     def _plug_states(main: EvEnergyCoordinator) -> dict[str, bool | None]:
@@ -499,6 +505,7 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
 
     async def _async_update_data(self) -> dict[str, ChargingSession]:
         sessions = await async_guarded(self, "sessions", self.client.async_get_sessions())
+        self.recent = sessions
         latest: dict[str, ChargingSession] = {}
         for session in sorted(
             sessions, key=lambda s: s.start or datetime.min.replace(tzinfo=UTC), reverse=True
