@@ -83,8 +83,11 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
 
     @callback
     def _on_sessions(self) -> None:
-        """Read at once when a vehicle's sub-session starts, changes or ends."""
-        if not self.sessions.last_update_success:
+        """Read at once when a vehicle's sub-session starts, changes or ends.
+
+        Not before the first read: setup reads right after the sessions.
+        """
+        if self.data is None or not self.sessions.last_update_success:
             return
         known = {vehicle_id: plan.target for vehicle_id, plan in (self.data or {}).items()}
         if self._targets() != known:
