@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -385,23 +385,23 @@ async def test_get_charge_plan_errors(
     assert err.value.translation_key == "entry_not_loaded"
 
 
-async def test_calendar_shows_last_week_and_tonight(
-    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
-) -> None:
-    await setup_integration(hass, config_entry)
+async def _events(hass: HomeAssistant, start: str, end: str) -> list[dict[str, Any]]:
     response = await hass.services.async_call(
         "calendar",
         "get_events",
-        {
-            "entity_id": CALENDAR,
-            "start_date_time": "2026-11-15T00:00:00+00:00",
-            "end_date_time": "2026-11-24T00:00:00+00:00",
-        },
+        {"entity_id": CALENDAR, "start_date_time": start, "end_date_time": end},
         blocking=True,
         return_response=True,
     )
     assert response is not None
-    events = response[CALENDAR]["events"]  # type: ignore[index]
+    return cast("list[dict[str, Any]]", cast("dict[str, Any]", response[CALENDAR])["events"])
+
+
+async def test_calendar_shows_last_week_and_tonight(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    await setup_integration(hass, config_entry)
+    events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00")
     assert [(e["start"], e["end"], e["summary"]) for e in events] == [
         ("2026-11-20T18:00:00+00:00", "2026-11-21T07:00:00+00:00", "Charging session"),
         ("2026-11-22T08:00:00+00:00", "2026-11-22T10:10:00+00:00", "Charging session (plugged in)"),
@@ -421,17 +421,5 @@ async def test_calendar_forgets_sessions_older_than_a_week(
     mock_api.sessions[2]["start"] = "2026-11-14T18:00:00Z"
     mock_api.sessions[2]["end"] = "2026-11-15T10:00:00Z"
     await setup_integration(hass, config_entry)
-    response = await hass.services.async_call(
-        "calendar",
-        "get_events",
-        {
-            "entity_id": CALENDAR,
-            "start_date_time": "2026-11-01T00:00:00+00:00",
-            "end_date_time": "2026-11-22T10:00:00+00:00",
-        },
-        blocking=True,
-        return_response=True,
-    )
-    assert response is not None
-    events = response[CALENDAR]["events"]  # type: ignore[index]
+    events = await _events(hass, "2026-11-01T00:00:00+00:00", "2026-11-22T10:00:00+00:00")
     assert [e["summary"] for e in events] == ["Charging session (plugged in)"]
