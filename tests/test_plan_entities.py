@@ -245,6 +245,22 @@ async def test_forbidden_plan_raises_the_permission_repair(
     assert state_of(hass, NEXT_START).state == "2026-11-22T13:00:00+00:00"
 
 
+async def test_a_lasting_403_keeps_to_the_budget(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A refusal is not an outage: no catch-up after every live poll, only the 30-minute read."""
+    mock_api.fail(SCHEDULES_URL, Fault(status=403), times=100)
+    await setup_integration(hass, config_entry)
+    start = datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
+    for minute in range(1, 61):
+        await _move(hass, freezer, start + timedelta(minutes=minute))
+    assert _schedule_calls(mock_api) == 3  # at setup, 10:40, 11:10
+    assert state_of(hass, NEXT_START).state == STATE_UNAVAILABLE
+
+
 async def test_requests_per_plugged_in_car(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,

@@ -16,7 +16,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .api import EvEnergyClient, PriceSchedule
+from .api import EvEnergyApiError, EvEnergyClient, PriceSchedule
 from .const import PLAN_REFRESH_INTERVAL, PLAN_REFRESH_SLACK
 from .coordinator import (
     EvEnergyConfigEntry,
@@ -80,6 +80,13 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
             if current.end is None and current.id is not None:
                 targets[vehicle_id] = PlanTarget(sub_session_id=current.id, evse_id=session.evse_id)
         return targets
+
+    @callback
+    def _on_live_update(self) -> None:
+        """Catch up after an outage, but not after a refusal: a 403 waits for the next read."""
+        cause = self.last_exception.__cause__ if self.last_exception else None
+        if not (isinstance(cause, EvEnergyApiError) and cause.status == 403):
+            super()._on_live_update()
 
     @callback
     def _on_sessions(self) -> None:
