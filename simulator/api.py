@@ -23,6 +23,7 @@ from .problems import (
     validation_failed,
 )
 from .ratelimit import RateLimiter
+from .schedules import schedules_body
 from .views import Json, Views
 
 type Handler = Callable[[web.Request, AccessToken, Views], Awaitable[web.Response]]
@@ -37,6 +38,9 @@ VEHICLE_EXPANDS = {"user", "trim", "trim.model", "trim.model.make", "latest_stat
 EVSE_EXPANDS = {"user", "model", "model.make", "latest_status_log", "ct_clamp"}
 TARIFF_EXPANDS = {"supplier", "scheduler_tariff", "prices"}
 SESSION_EXPANDS = {"vehicle", "evse", "sub_sessions"}
+SESSION_READ = "charging_session:read"
+PLAN_ID_PATTERN = re.compile(r"scpl[A-Z\d]{26}")
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
 def expand_param(request: web.Request, allowed: set[str]) -> set[str]:
@@ -212,6 +216,8 @@ class V2Api:
             r("GET", session, self.get_session, "charging_session:read"),
             r("POST", f"{session}/boost_start", self.boost_start, "charging_session:write"),
             r("POST", f"{session}/boost_end", self.boost_end, "charging_session:write"),
+            # The spec names the scope `chargingsession:read`, a typo of this one.
+            r("GET", "/charging_sub_sessions/{id}/schedules", self.get_schedules, SESSION_READ),
         ]
 
     def _route(self, method: str, path: str, handler: Handler, *scopes: str) -> web.RouteDef:
@@ -378,6 +384,35 @@ class V2Api:
         except ConflictError as exc:
             raise ProblemError(problem(409, "Conflict", str(exc), "boost-not-possible")) from None
         return web.json_response(v.session(session, expand))
+
+    async def get_schedules(self, request: web.Request, _: AccessToken, v: Views) -> web.Response:
+        """GET /charging_sub_sessions/{id}/schedules: the sub-session's current plan.
+
+        Only the latest plan is kept, so ``only_most_recently_created`` changes nothing, and
+        no schedule plan ids exist to filter by.
+        """
+        expand = expand_param(request, {"charging_sub_session"})
+        sub_id = request.match_info["id"]
+        found = next(
+            ((s, sub) for s in self.world.sessions for sub in s.subs if sub.id == sub_id), None
+        )
+        if found is None:
+            raise ProblemError(not_found())
+        if request.query.get("only_most_recently_created", "true").lower() not in BOOLEANS:
+            raise ProblemError(bad_parameter("only_most_recently_created"))
+        plan_id = request.query.get("schedule_plan_id")
+        if plan_id is not None and not PLAN_ID_PATTERN.fullmatch(plan_id):
+            raise ProblemError(bad_parameter("schedule_plan_id"))
+        body = schedules_body(
+            v,
+            *found,
+            expand=expand,
+            gte=_parse_datetime_param(request, "started_at__gte"),
+            lte=_parse_datetime_param(request, "started_at__lte"),
+        )
+        if plan_id is not None:
+            body["schedules"] = []
+        return web.json_response(body)
 
     @staticmethod
     def _sorted[T](items: dict[str, T]) -> list[T]:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import re
 import time
 from typing import Any, cast
 from unittest.mock import PropertyMock, patch
@@ -52,6 +53,9 @@ PRICES_URL = f"{TARIFF_URL}/prices"
 SESSIONS_URL = f"{API}/charging_sessions"
 OPEN_SESSION_URL = f"{SESSIONS_URL}/cses01HSH04KDEWF6Z4DB2J77J7AAA"
 CONNECTIVITY_URL = f"{API}/evses/evse01HSH04KDEWF6Z4DB2J77J74K5/connectivity"
+# The open session's current sub-session, and its charging plan.
+SUB_SESSION_ID = "csub01HSH04KDEWF6Z4DB2J77J7AA1"
+SCHEDULES_URL = f"{API}/charging_sub_sessions/{SUB_SESSION_ID}/schedules"
 # Every entry-based test runs at this instant: 10:10 UTC (= London) on a day the price fixture
 # covers half-hourly, inside the 10:00-10:30 interval priced 24p.
 NOW = datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
@@ -140,6 +144,10 @@ class MockApi:
     connectivity: dict[str, Any] = field(
         default_factory=lambda: load_json_object_fixture("connectivity.json")
     )
+    # Every sub-session's plan, whatever its id (boost in tests adds new sub-sessions).
+    schedules: dict[str, Any] = field(
+        default_factory=lambda: load_json_object_fixture("schedules.json")
+    )
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     # Answers to these URLs are computed at once but held back until the event is set, like a
     # request still in flight while something else happens.
@@ -165,6 +173,12 @@ class MockApi:
         self._endpoint("patch", f"{VEHICLES_URL}/{VEHICLE_ID}", self._patch_vehicle)
         self._endpoint("get", SESSIONS_URL, lambda *_: (self.sessions, {"Link": NO_MORE_PAGES}))
         self._endpoint("get", CONNECTIVITY_URL, lambda *_: (self.connectivity, {}))
+        self._endpoint(
+            "get",
+            SCHEDULES_URL,
+            lambda *_: (self.schedules, {}),
+            match=re.compile(rf"^{re.escape(API)}/charging_sub_sessions/[^/]+/schedules"),
+        )
         for action in ("boost_start", "boost_end"):
             self._endpoint("post", f"{OPEN_SESSION_URL}/{action}", self._boost(action))
 
@@ -195,8 +209,14 @@ class MockApi:
         return self.vehicles, {"Link": link}
 
     def _endpoint(
-        self, method: str, url: str, answer: Callable[[URL, Any], tuple[Any, dict[str, str]]]
+        self,
+        method: str,
+        url: str,
+        answer: Callable[[URL, Any], tuple[Any, dict[str, str]]],
+        match: re.Pattern[str] | None = None,
     ) -> None:
+        """Answer requests to `url` (or matching `match`); faults queue under `url`."""
+
         async def respond(method: str, request_url: URL, data: Any) -> AiohttpClientMockResponse:
             # The mocker records the request (with its headers) just before calling us.
             sent_headers = self.aioclient_mock.mock_calls[-1][3] or {}
@@ -233,7 +253,7 @@ class MockApi:
                 await gate.wait()
             return response
 
-        self.aioclient_mock.request(method, url, side_effect=respond)
+        self.aioclient_mock.request(method, match or url, side_effect=respond)
 
     def hold(self, url: str) -> asyncio.Event:
         """Hold answers to `url` until the returned event is set."""

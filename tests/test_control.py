@@ -19,6 +19,7 @@ from custom_components.ev_energy import async_remove_config_entry_device
 from custom_components.ev_energy.const import DOMAIN, UPDATE_INTERVAL
 
 from .conftest import (
+    API,
     CONNECTIVITY_URL,
     OPEN_SESSION_URL,
     SESSIONS_URL,
@@ -99,6 +100,8 @@ async def test_boost_on_then_confirmed(
     assert [(call[0], str(call[1].with_query(None))) for call in sent] == [
         ("POST", f"{OPEN_SESSION_URL}/boost_start"),
         ("GET", SESSIONS_URL),
+        # A new sub-session: its plan is read at once.
+        ("GET", f"{API}/charging_sub_sessions/csub-BOOST/schedules"),
     ]
     assert state_of(hass, BOOST).state == "on"
     # Later polls confirm it: no flip back.
@@ -107,7 +110,7 @@ async def test_boost_on_then_confirmed(
     assert state_of(hass, "sensor.family_car_last_session_mode").state == "boost"
 
     await _switch(hass, BOOST, on=False)
-    assert mock_api.calls()[-2][1].path.endswith("/boost_end")
+    assert mock_api.calls()[-3][1].path.endswith("/boost_end")
     assert state_of(hass, BOOST).state == "off"
 
 

@@ -22,6 +22,7 @@ from .conftest import (
     CONNECTIVITY_URL,
     EVSES_URL,
     PRICES_URL,
+    SCHEDULES_URL,
     SESSIONS_URL,
     TARIFF_URL,
     TOKEN_URL,
@@ -60,7 +61,10 @@ async def test_poll_costs_three_requests(
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     assert sorted(_urls(mock_api.calls())) == sorted(
-        [USER_URL, VEHICLES_URL, EVSES_URL, TARIFF_URL, PRICES_URL, SESSIONS_URL, CONNECTIVITY_URL]
+        [
+            *(USER_URL, VEHICLES_URL, EVSES_URL, TARIFF_URL, PRICES_URL, SESSIONS_URL),
+            *(CONNECTIVITY_URL, SCHEDULES_URL),
+        ]
     )
 
     for _ in range(3):
@@ -84,7 +88,7 @@ async def test_hourly_budget(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """An hour: 60 polls x 3, prices 2, user 1, sessions 12, connectivity 1: 196 of 1000."""
+    """An hour: 60 polls x 3, prices 2, user 1, sessions 12, connectivity 1, plan 2: 198."""
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     before = len(mock_api.calls())
@@ -92,11 +96,13 @@ async def test_hourly_budget(
         await _poll(hass, freezer)
     hour = mock_api.calls()[before:]
     urls = _urls(hour)
-    assert len(hour) == 196
+    assert len(hour) == 198
     assert urls.count(PRICES_URL) == 2
     assert urls.count(USER_URL) == 1
     assert urls.count(SESSIONS_URL) == 12
     assert urls.count(CONNECTIVITY_URL) == 1
+    # One plugged-in car: its plan is read every 30 minutes.
+    assert urls.count(SCHEDULES_URL) == 2
 
 
 @pytest.mark.usefixtures("setup_credentials")

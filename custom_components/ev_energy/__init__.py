@@ -26,9 +26,16 @@ from .coordinator import (
 )
 from .issues import async_check_scopes
 from .oauth import OAuth2SessionAuth
+from .plan_coordinator import EvEnergyPlanCoordinator
 from .services import async_setup_services
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.CALENDAR,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
 
 CONFIG_SCHEMA = probatio.Schema(
     {
@@ -65,8 +72,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     prices = EvEnergyPriceCoordinator(hass, entry, client, coordinator)
     sessions = EvEnergySessionsCoordinator(hass, entry, client, coordinator)
     connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, coordinator)
+    plans = EvEnergyPlanCoordinator(hass, entry, client, coordinator, sessions, prices)
     # These are extras: if one fails now, its entities wait for its next refresh.
-    for extra in (prices, sessions, connectivity):
+    for extra in (prices, sessions, connectivity, plans):
         await extra.async_refresh()
     entry.runtime_data = EvEnergyRuntimeData(
         client=client,
@@ -74,6 +82,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         prices=prices,
         sessions=sessions,
         connectivity=connectivity,
+        plans=plans,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True

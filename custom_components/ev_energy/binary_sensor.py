@@ -19,6 +19,7 @@ from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS
 from .coordinator import EvEnergyConfigEntry, EvEnergyData, EvEnergyPriceCoordinator
 from .entity import (
     EvEnergyChargerEntity,
+    EvEnergyPlanEntity,
     EvEnergyPriceEntity,
     EvEnergyVehicleEntity,
     async_add_resource_entities,
@@ -70,6 +71,10 @@ CHARGER_BINARY_SENSORS: tuple[ChargerBinarySensorDescription, ...] = (
 )
 
 
+CHARGING_PLANNED = BinarySensorEntityDescription(
+    key="charging_planned", translation_key="charging_planned"
+)
+
 CHEAPEST_WINDOW = BinarySensorEntityDescription(
     key="cheapest_window", translation_key="cheapest_window"
 )
@@ -86,8 +91,11 @@ async def async_setup_entry(
     def build(data: EvEnergyData, resource_id: str) -> list[BinarySensorEntity]:
         if vehicle := data.vehicles.get(resource_id):
             return [
-                VehicleBinarySensor(coordinator, vehicle, description)
-                for description in VEHICLE_BINARY_SENSORS
+                *(
+                    VehicleBinarySensor(coordinator, vehicle, description)
+                    for description in VEHICLE_BINARY_SENSORS
+                ),
+                ChargingPlannedSensor(entry.runtime_data.plans, vehicle, CHARGING_PLANNED),
             ]
         evse = data.evses[resource_id]
         return [
@@ -213,3 +221,18 @@ class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
             "end": window.end.isoformat() if window else None,
             "average_price": float(window.average) if window else None,
         }
+
+
+class ChargingPlannedSensor(EvEnergyPlanEntity, BinarySensorEntity):
+    """On while the plan says power is on; flips at slot boundaries from a local timer."""
+
+    @property
+    def is_on(self) -> bool:
+        """Whether a planned slot is in progress."""
+        return self.plan.active(dt_util.utcnow()) is not None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The schedule type of the slot in progress (e.g. smart, boost)."""
+        slot = self.plan.active(dt_util.utcnow())
+        return {"type": slot.type.value.lower() if slot and slot.type else None}

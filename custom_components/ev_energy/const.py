@@ -63,3 +63,9 @@ CONNECTIVITY_REFRESH_INTERVAL: Final = timedelta(hours=1)
 # A vehicle or charger must be missing from this many successful polls in a row before its
 # device is removed, so one truncated or glitchy answer never deletes anything.
 MISSING_POLLS_BEFORE_REMOVAL: Final = 3
+
+# A plugged-in vehicle's charging plan is read when its sub-session starts or changes, and
+# again once the copy is this old: at most two scheduled reads per plugged-in car per hour.
+PLAN_REFRESH_INTERVAL: Final = timedelta(minutes=30)
+# Timer jitter: a copy read this little less than the interval ago counts as due.
+PLAN_REFRESH_SLACK: Final = timedelta(minutes=1)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time as dt_time, timedelta
 from decimal import Decimal
 import logging
 import time
-from typing import NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from homeassistant.config_entries import ConfigEntry
@@ -59,6 +59,9 @@ from .const import (
 )
 from .issues import async_set_permission_issue
 
+if TYPE_CHECKING:
+    from .plan_coordinator import EvEnergyPlanCoordinator
+
 _LOGGER = logging.getLogger(__name__)
 
 type EvEnergyConfigEntry = ConfigEntry[EvEnergyRuntimeData]
@@ -83,6 +86,7 @@ class EvEnergyRuntimeData:
     prices: EvEnergyPriceCoordinator
     sessions: EvEnergySessionsCoordinator
     connectivity: EvEnergyConnectivityCoordinator
+    plans: EvEnergyPlanCoordinator
 
 
 def error_translation(err: EvEnergyError) -> tuple[str, dict[str, str]]:
@@ -166,7 +170,7 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         """Return the delay after a successful refresh."""
         return self.base_interval
 
-    def _failure_interval(self) -> timedelta:
+    def _failure_interval(self, err: EvEnergyError) -> timedelta:
         """Return the delay after a failure that is no longer treated as a blip."""
         return self.pace
 
@@ -182,7 +186,7 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
                 _LOGGER.debug("%s: %s; keeping the last data and retrying soon", self.name, err)
                 self.update_interval = self.retry_soon
                 return self.data
-            self.update_interval = self._failure_interval()
+            self.update_interval = self._failure_interval(err)
             raise_update_failed(err)
         self._set_permission_issue(None)
         self.failures = 0
@@ -351,9 +355,9 @@ class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
 class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
     """A coordinator on its own (slower) cadence that reads what the live poll found.
 
-    A data set failing on its own backs off (30 s, 1, 2, 4 ... minutes, at most an hour) on its
-    own schedule; after a real outage (the live poll failing too) it catches up as soon as the
-    live poll works again.
+    A data set failing on its own backs off on its own schedule, doubling up to an hour: from
+    30 s for network trouble and 5xx, from its cadence for a refusal (403, 404). After a real
+    outage (the live poll failing too) it catches up as soon as the live poll works again.
     """
 
     def __init__(
@@ -379,8 +383,10 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
         self._main_was_ok = main.last_update_success
         entry.async_on_unload(main.async_add_listener(self._on_live_update))
 
-    def _failure_interval(self) -> timedelta:
-        backoff: timedelta = FOLLOWER_RETRY_SOON * 2 ** min(self.failures - 1, 16)
+    def _failure_interval(self, err: EvEnergyError) -> timedelta:
+        # A refusal (403, 404) will not heal in seconds: its back-off starts at the cadence.
+        first = FOLLOWER_RETRY_SOON if _is_transient(err) else self.base_interval
+        backoff: timedelta = first * 2 ** min(self.failures - 1, 16)
         return min(backoff, max(self.base_interval, FOLLOWER_MAX_BACKOFF))
 
     @callback
@@ -609,6 +615,8 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
             hass, entry, client, main, name="sessions", interval=SESSIONS_REFRESH_INTERVAL
         )
         self._plugged = self._plug_states(main)
+        # Every session of the last read (newest page), for the charging calendar.
+        self.recent: list[ChargingSession] = []
 
     @staticmethod
     def _plug_states(main: EvEnergyCoordinator) -> dict[str, bool | None]:
@@ -634,6 +642,7 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
 
     async def _async_fetch(self) -> dict[str, ChargingSession]:
         sessions = await self.client.async_get_sessions()
+        self.recent = sessions
         latest: dict[str, ChargingSession] = {}
         for session in sorted(
             sessions, key=lambda s: s.start or datetime.min.replace(tzinfo=UTC), reverse=True

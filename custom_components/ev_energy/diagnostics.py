@@ -39,6 +39,7 @@ async def async_get_config_entry_diagnostics(
     prices = entry.runtime_data.prices
     sessions = entry.runtime_data.sessions.data or {}
     connectivity = entry.runtime_data.connectivity.data or {}
+    plans = entry.runtime_data.plans
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "data": async_redact_data(asdict(coordinator.data), TO_REDACT),
@@ -64,5 +65,11 @@ async def async_get_config_entry_diagnostics(
             "known_until": (
                 known.isoformat() if prices.data and (known := prices.data.known_until) else None
             ),
+        },
+        "plans": {
+            "last_update_success": plans.last_update_success,
+            "vehicles": {
+                vehicle_id: asdict(plan) for vehicle_id, plan in (plans.data or {}).items()
+            },
         },
     }

@@ -33,6 +33,8 @@ from .coordinator import (
     PriceView,
     error_translation,
 )
+from .plan import ChargePlan
+from .plan_coordinator import EvEnergyPlanCoordinator
 
 
 def vehicle_device_info(vehicle: Vehicle) -> DeviceInfo:
@@ -311,3 +313,30 @@ def handle_api_errors[EntityT: CoordinatorEntity[Any], **P](
             raise translate_error(err) from err
 
     return wrapper
+
+
+class EvEnergyPlanEntity(EvEnergyFollowerEntity[EvEnergyPlanCoordinator]):
+    """A vehicle entity read from its charging plan, priced from the tariff's prices."""
+
+    def __init__(
+        self, coordinator: EvEnergyPlanCoordinator, vehicle: Vehicle, description: EntityDescription
+    ) -> None:
+        """Attach to the vehicle's device."""
+        super().__init__(coordinator, vehicle.id, vehicle_device_info(vehicle), description)
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the prices, which the plan's cost comes from."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.prices.async_add_listener(self._handle_coordinator_update)
+        )
+
+    @property
+    def plan(self) -> ChargePlan:
+        """The vehicle's plan as of now (empty while it has no open session)."""
+        return self.coordinator.plan_for(self.resource_id)
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when plans cannot be read or the vehicle left the account."""
+        return super().available and self.in_account

@@ -60,11 +60,13 @@ from .entity import (
     EvEnergyAccountEntity,
     EvEnergyChargerEntity,
     EvEnergyConnectivityEntity,
+    EvEnergyPlanEntity,
     EvEnergyPriceEntity,
     EvEnergySessionEntity,
     EvEnergyVehicleEntity,
     async_add_resource_entities,
 )
+from .plan import ChargePlan
 
 PARALLEL_UPDATES = 0
 
@@ -487,6 +489,7 @@ async def async_setup_entry(
                 *(VehicleSensor(coordinator, vehicle, d) for d in VEHICLE_SENSORS),
                 *(SessionSensor(runtime.sessions, vehicle, d) for d in SESSION_SENSORS),
                 SessionEnergySensor(runtime.sessions, vehicle, SESSION_ENERGY),
+                *(PlanSensor(runtime.plans, vehicle, d) for d in PLAN_SENSORS),
             ]
         evse = data.evses[resource_id]
         return [
@@ -665,3 +668,98 @@ class HealthSensor(EvEnergyAccountEntity, SensorEntity):
     def native_value(self) -> SensorValue:
         """The current figure."""
         return self.entity_description.value_fn(self.coordinator)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanSensorDescription(SensorEntityDescription):
+    """A sensor read from a vehicle's charging plan at one instant."""
+
+    value_fn: Callable[[ChargePlan, datetime], SensorValue]
+    attributes_fn: Callable[[ChargePlan, datetime], dict[str, Any]] = lambda *_: {}
+    monetary: bool = False
+
+
+def _rounded(value: Decimal | None, places: int) -> Decimal | None:
+    return round(value, places) if value is not None else None
+
+
+def _float(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+PLAN_SENSORS: tuple[PlanSensorDescription, ...] = (
+    PlanSensorDescription(
+        key="next_charge_start",
+        translation_key="next_charge_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda plan, now: plan.next_start(now),
+    ),
+    PlanSensorDescription(
+        key="planned_charge_end",
+        translation_key="planned_charge_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda plan, now: plan.planned_end(now),
+        attributes_fn=lambda plan, _: {
+            "ready_by": plan.ready_by.isoformat() if plan.ready_by else None
+        },
+    ),
+    PlanSensorDescription(
+        key="planned_energy",
+        translation_key="planned_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=lambda plan, now: _rounded(plan.totals(now).energy_kwh, 3),
+        attributes_fn=lambda plan, _: {
+            "voltage": float(plan.voltage.volts),
+            "voltage_source": plan.voltage.source.value,
+        },
+    ),
+    PlanSensorDescription(
+        key="planned_cost",
+        translation_key="planned_cost",
+        device_class=SensorDeviceClass.MONETARY,
+        monetary=True,
+        suggested_display_precision=2,
+        value_fn=lambda plan, now: _rounded(plan.totals(now).cost, 4),
+        attributes_fn=lambda plan, now: {
+            "priced_cost": float(round(plan.totals(now).priced_cost, 4)),
+            "unpriced_energy_kwh": _float(_rounded(plan.totals(now).unpriced_energy_kwh, 3)),
+        },
+    ),
+    PlanSensorDescription(
+        key="planned_co2",
+        translation_key="planned_co2",
+        device_class=SensorDeviceClass.WEIGHT,
+        native_unit_of_measurement=UnitOfMass.KILOGRAMS,
+        suggested_display_precision=2,
+        value_fn=lambda plan, now: _rounded(plan.totals(now).co2_kg, 3),
+        attributes_fn=lambda plan, _: {
+            "carbon_intensity": plan.carbon_intensity,
+            "carbon_intensity_source": plan.carbon_source.value,
+        },
+    ),
+)
+
+
+class PlanSensor(EvEnergyPlanEntity, SensorEntity):
+    """A sensor of the vehicle's charging plan: what remains of it from now."""
+
+    entity_description: PlanSensorDescription
+
+    @property
+    def native_value(self) -> SensorValue:
+        """The value at the current instant."""
+        return self.entity_description.value_fn(self.plan, dt_util.utcnow())
+
+    @property
+    def native_unit_of_measurement(self) -> str | None:
+        """The tariff's currency for money; the description's unit otherwise."""
+        if self.entity_description.monetary:
+            return self.coordinator.currency
+        return super().native_unit_of_measurement
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """What the estimate assumes."""
+        return self.entity_description.attributes_fn(self.plan, dt_util.utcnow())

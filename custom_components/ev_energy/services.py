@@ -1,28 +1,39 @@
-"""Actions: `ev_energy.get_prices` returns the known tariff prices."""
+"""Actions: `get_prices` returns the known tariff prices, `get_charge_plan` the plans."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import probatio
 
 from .const import DOMAIN
 from .coordinator import EvEnergyConfigEntry
+from .plan import SlotEstimate
 
 ATTR_CONFIG_ENTRY = "config_entry"
 ATTR_START = "start"
 ATTR_END = "end"
+ATTR_DEVICE_ID = "device_id"
 
 GET_PRICES_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_CONFIG_ENTRY): cv.string,
         probatio.Optional(ATTR_START): cv.datetime,
         probatio.Optional(ATTR_END): cv.datetime,
+    }
+)
+
+GET_CHARGE_PLAN_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_CONFIG_ENTRY): cv.string,
+        probatio.Optional(ATTR_DEVICE_ID): cv.string,
     }
 )
 
@@ -68,6 +79,68 @@ async def _get_prices(call: ServiceCall) -> ServiceResponse:
     }
 
 
+def _number(value: Decimal | None, places: int) -> float | None:
+    return float(round(value, places)) if value is not None else None
+
+
+def _slot(estimate: SlotEstimate) -> dict[str, Any]:
+    return {
+        "start": estimate.start.isoformat(),
+        "end": estimate.end.isoformat() if estimate.end else None,
+        "power_w": _number(estimate.power_w, 0),
+        "energy_kwh": _number(estimate.energy_kwh, 3),
+        "price": _number(estimate.price, 6),
+        "cost": _number(estimate.cost, 4),
+        "type": estimate.type.value.lower() if estimate.type else None,
+    }
+
+
+def _vehicle_ids(
+    hass: HomeAssistant, entry: EvEnergyConfigEntry, device_id: str | None
+) -> list[str]:
+    """Return the entry's vehicles, or the vehicle `device_id` is (else a validation error)."""
+    vehicles = entry.runtime_data.coordinator.data.vehicles
+    if device_id is None:
+        return sorted(vehicles)
+    device = dr.async_get(hass).async_get(device_id)
+    vehicle_id = next(
+        (
+            resource_id
+            for domain, resource_id in (device.identifiers if device else ())
+            if domain == DOMAIN and resource_id in vehicles
+        ),
+        None,
+    )
+    if device is None or vehicle_id is None or entry.entry_id not in device.config_entries:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="device_not_vehicle",
+            translation_placeholders={"device_id": device_id, "title": entry.title},
+        )
+    return [vehicle_id]
+
+
+async def _get_charge_plan(call: ServiceCall) -> ServiceResponse:
+    entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY])
+    plans = entry.runtime_data.plans
+    vehicles = entry.runtime_data.coordinator.data.vehicles
+    now = dt_util.utcnow()
+    response: dict[str, Any] = {}
+    for vehicle_id in _vehicle_ids(call.hass, entry, call.data.get(ATTR_DEVICE_ID)):
+        plan = plans.plan_for(vehicle_id)
+        totals = plan.totals(now)
+        response[vehicle_id] = {
+            "name": vehicles[vehicle_id].display_name,
+            "slots": [_slot(estimate) for estimate in plan.remaining(now)],
+            "energy_kwh": _number(totals.energy_kwh, 3),
+            "cost": _number(totals.cost, 4),
+            "currency": plans.currency,
+            "co2_kg": _number(totals.co2_kg, 3),
+            "ready_by": plan.ready_by.isoformat() if plan.ready_by else None,
+        }
+    return {"vehicles": response}
+
+
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
     hass.services.async_register(
@@ -75,5 +148,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         "get_prices",
         _get_prices,
         schema=GET_PRICES_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        "get_charge_plan",
+        _get_charge_plan,
+        schema=GET_CHARGE_PLAN_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )

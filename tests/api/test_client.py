@@ -32,6 +32,7 @@ USER_ID = "user01HN2NJ9NMRZBXT1H6FT9N7735"
 TARIFF_ID = "tari01HN2NJ9NMRZBXT1H6FT9N7735"
 VEHICLE_ID = "vhcl01HRFF3SEVSCRAV9B3CHVDFN0H"
 EVSE_ID = "evse01HSH04KDEWF6Z4DB2J77J74K5"
+SUB_SESSION_ID = "csub01HSH04KDEWF6Z4DB2J77J7AA1"
 
 VEHICLE_QUERY = [
     ("expand", "latest_status_log"),
@@ -69,6 +70,9 @@ REQUEST_CASES: list[tuple[str, Call, str, str, list[tuple[str, str]], str]] = [
      [], "tariff.json"),
     ("charge_limit", lambda c: c.async_set_charge_limit(VEHICLE_ID, 80), "PATCH",
      f"/v2/vehicles/{VEHICLE_ID}", VEHICLE_QUERY[:2], "vehicles.json"),
+    ("schedules", lambda c: c.async_get_schedules(SUB_SESSION_ID), "GET",
+     f"/v2/charging_sub_sessions/{SUB_SESSION_ID}/schedules",
+     [("only_most_recently_created", "true")], "schedules.json"),
 ]  # fmt: skip
 
 
@@ -1056,3 +1060,27 @@ async def test_failed_requests_are_counted(client: EvEnergyClient, api: FakeApi)
     await client.async_get_vehicles()
     assert client.request_count == 2
     assert client.requests_last_hour == 2
+
+
+# --- charging plan ------------------------------------------------------------------------
+
+SCHEDULES_PATH = f"/v2/charging_sub_sessions/{SUB_SESSION_ID}/schedules"
+
+
+async def test_schedules_skip_unreadable_intervals(client: EvEnergyClient, api: FakeApi) -> None:
+    """One bad interval must not hide the rest of the plan."""
+    payload = load_fixture("schedules_boost.json")
+    payload["schedules"].insert(0, {"started_at": "soon", "current_milliamps": 1})
+    api.reply("GET", SCHEDULES_PATH, Reply(payload=payload))
+    (boost,) = await client.async_get_schedules(SUB_SESSION_ID)
+    assert boost.end is None
+    assert boost.current_milliamps == 32000
+
+
+@pytest.mark.parametrize("payload", [[], {"schedules": None}, {}])
+async def test_schedules_of_the_wrong_shape(
+    client: EvEnergyClient, api: FakeApi, payload: Any
+) -> None:
+    api.reply("GET", SCHEDULES_PATH, Reply(payload=payload))
+    with pytest.raises(EvEnergyResponseError):
+        await client.async_get_schedules(SUB_SESSION_ID)

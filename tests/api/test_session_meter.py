@@ -23,6 +23,7 @@ def _session(session_id: str, start: datetime | None, *watt_hours: int | None) -
         evse_id=None,
         sub_sessions=tuple(
             SubSession(
+                id=None,
                 start=start,
                 end=None,
                 mode=None,

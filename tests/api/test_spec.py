@@ -15,6 +15,7 @@ import yaml
 from custom_components.ev_energy.api import (
     IntegrationStatus,
     LockMode,
+    ScheduleType,
     TariffType,
     VehicleState,
     client as client_module,
@@ -48,6 +49,7 @@ def _resolve(spec: dict[str, Any], ref: str) -> dict[str, Any]:
         ("Vehicle", "integrated", IntegrationStatus),
         ("EVSE", "lock_mode", LockMode),
         ("TariffBase", "type", TariffType),
+        ("ScheduleInterval", "schedule_type", ScheduleType),
     ],
 )
 def test_enums_match_the_spec(

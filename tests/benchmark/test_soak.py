@@ -117,7 +117,7 @@ POLL_JITTER = timedelta(seconds=1)
 
 FETCH_FAILED = re.compile(rf"^(?:Error|Authentication failed while) fetching {DOMAIN}\b")
 RECOVERED = re.compile(rf"^Fetching {DOMAIN}\b.* data recovered$")
-ID_IN_PATH = re.compile(r"/(user|vhcl|evse|tari|cses)[0-9A-Z]{26}")
+ID_IN_PATH = re.compile(r"/(user|vhcl|evse|tari|cses|csub)[0-9A-Z]{26}")
 
 type Value = str | Decimal
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -107,3 +108,34 @@ async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) ->
     # PNG signature; a blank or login page compresses to a few KB, the device page to far more.
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 40_000
+
+
+async def test_demo_calendar_shows_tonights_plan(stack: DemoStack) -> None:
+    """The plugged-in car's plan from the simulator reaches the sensors and the calendar."""
+    next_start = await stack.wait_for(
+        "sensor.family_car_next_charge_start", lambda s: s not in ("unknown", "unavailable")
+    )
+    now = datetime.fromisoformat((await stack.sim("GET", "/_sim/clock"))["now"])
+    london = ZoneInfo("Europe/London")
+    ready_by = datetime.combine(now.astimezone(london).date(), time(7), london)
+    if ready_by <= now:
+        ready_by += timedelta(days=1)
+    events = await stack._json(
+        "GET",
+        "/api/calendars/calendar.family_car_charging",
+        params={
+            "start": (now - timedelta(days=1)).isoformat(),
+            "end": (now + timedelta(days=1)).isoformat(),
+        },
+    )
+    planned = [event for event in events if event["summary"] == "Planned charging"]
+    assert planned, events
+    starts = [datetime.fromisoformat(event["start"]["dateTime"]) for event in planned]
+    ends = [datetime.fromisoformat(event["end"]["dateTime"]) for event in planned]
+    assert starts[0] == datetime.fromisoformat(next_start["state"])
+    assert max(ends) <= ready_by
+    # 45 % -> 80 % of 75 kWh at 7.2 kW: eight half-hours (nine if the one in progress is
+    # among them, as only its rest counts), merged where contiguous.
+    planned_time = sum((end - start for start, end in zip(starts, ends, strict=True)), timedelta())
+    assert timedelta(hours=4) <= planned_time <= timedelta(hours=4, minutes=30)
+    assert any(event["summary"] == "Charging session (plugged in)" for event in events)

@@ -143,11 +143,18 @@ class Harness:
     # --- reading Home Assistant ----------------------------------------------------------
 
     def registry(self) -> dict[str, str]:
-        """unique_id -> entity_id of the entry's registered entities (fails on duplicates)."""
+        """unique_id -> entity_id of the entry's registered entities (fails on duplicates).
+
+        Unique ids are unique per domain: a vehicle's calendar shares `<id>_charging` with its
+        binary sensor, so calendars are keyed `<unique id>@calendar`.
+        """
         entries = er.async_entries_for_config_entry(er.async_get(self.hass), self.entry.entry_id)
-        unique_ids = [entry.unique_id for entry in entries]
-        assert len(unique_ids) == len(set(unique_ids)), f"duplicate unique ids: {unique_ids}"
-        return {entry.unique_id: entry.entity_id for entry in entries}
+        keys = [
+            f"{entry.unique_id}@calendar" if entry.domain == "calendar" else entry.unique_id
+            for entry in entries
+        ]
+        assert len(keys) == len(set(keys)), f"duplicate unique ids: {keys}"
+        return {key: entry.entity_id for key, entry in zip(keys, entries, strict=True)}
 
     def entity_id(self, resource_id: str, key: str) -> str:
         """The entity of `<resource id>_<key>` (looked up, so renames do not break tests)."""

@@ -16,6 +16,7 @@ from tests.openapi_spec import require_spec_path
 from .conftest import EVSE, START, TARIFF, TESLA, USER, Client
 
 PRICES = f"/v2/tariffs/{TARIFF}/prices"
+NO_SUB_SCHEDULES = "/v2/charging_sub_sessions/csub00000000000000000000000000/schedules"
 DUAL_RATE = Path(__file__).parents[2] / "simulator/scenarios/dual_rate.json"
 
 
@@ -55,8 +56,13 @@ async def test_get_session_and_boost(contract_client: Client) -> None:
     assert current["end"] is None
     session_url = f"/v2/charging_sessions/{current['id']}"
     assert (await contract_client.get(f"{session_url}?expand=sub_sessions")).status == 200
+    schedules = current["sub_sessions"][-1].removeprefix(contract_client.base_url) + "/schedules"
+    assert (await contract_client.get(f"{schedules}?expand=charging_sub_session")).status == 200
     started = await contract_client.call("POST", f"{session_url}/boost_start")
     assert started.status == 200
+    boosting = (await contract_client.get(f"{session_url}?expand=sub_sessions")).json()
+    boost_schedules = f"/v2/charging_sub_sessions/{boosting['sub_sessions'][-1]['id']}/schedules"
+    assert (await contract_client.get(boost_schedules)).status == 200
     ended = await contract_client.call("POST", f"{session_url}/boost_end")
     assert ended.status == 200
     conflict = await contract_client.call("POST", f"{session_url}/boost_end")
@@ -160,6 +166,7 @@ async def test_patch_vehicle_malformed_json(contract_client: Client) -> None:
         ("GET", "/v2/charging_sessions/cses00000000000000000000000000", 404),
         ("POST", "/v2/charging_sessions/cses00000000000000000000000000/boost_start", 404),
         ("POST", "/v2/charging_sessions/cses00000000000000000000000000/boost_end", 404),
+        ("GET", NO_SUB_SCHEDULES, 404),
         ("GET", "/v2/vehicles?page_size=0", 400),
         ("GET", "/v2/vehicles?page_size=101", 400),
         ("GET", "/v2/evses?page_size=lots", 400),
@@ -216,6 +223,7 @@ async def test_unauthorized(contract_client: Client, path: str) -> None:
         ("GET", f"/v2/tariffs/{TARIFF}?expand=prices", ["tariff:read"]),
         ("GET", "/v2/evses", ["vehicle:read"]),
         ("GET", "/v2/charging_sessions", ["vehicle:read"]),
+        ("GET", NO_SUB_SCHEDULES, ["vehicle:read"]),
     ],
 )
 async def test_forbidden(

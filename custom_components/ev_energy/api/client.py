@@ -28,6 +28,7 @@ from .models import (
     ChargingSession,
     Evse,
     EvseConnectivity,
+    ScheduleInterval,
     Tariff,
     User,
     Vehicle,
@@ -188,6 +189,20 @@ class EvEnergyClient:
         return EvseConnectivity.from_api(
             await self._get(self._base / "evses" / evse_id / "connectivity")
         )
+
+    async def async_get_schedules(self, sub_session_id: str) -> list[ScheduleInterval]:
+        """Return a sub-session's charging plan: the latest instruction for each period.
+
+        No time filter: a boost's one open-ended interval starts when the boost began.
+        """
+        data = await self._get(
+            self._base / "charging_sub_sessions" / sub_session_id / "schedules",
+            [("only_most_recently_created", "true")],
+        )
+        items = data.get("schedules") if isinstance(data, Mapping) else None
+        if not isinstance(items, list):
+            raise EvEnergyResponseError("expected a schedules list")
+        return _parse_each(items, ScheduleInterval.from_api)
 
     async def _patch_vehicle(self, vehicle_id: str, body: dict[str, Any]) -> Vehicle:
         data, _, _ = await self._request(

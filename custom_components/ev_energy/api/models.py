@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import logging
 import re
@@ -388,6 +388,7 @@ class ChargingMode(StrEnum):
 class SubSession:
     """A stretch of a charging session in one mode."""
 
+    id: str | None
     start: datetime | None
     end: datetime | None
     mode: ChargingMode | None
@@ -402,6 +403,7 @@ class SubSession:
         """Parse a ChargingSubSession."""
         currency = _str(data, "currency")
         return cls(
+            id=id_from_reference(data),
             start=_datetime(data, "start"),
             end=_datetime(data, "end"),
             mode=_enum(data, "mode", ChargingMode),
@@ -516,4 +518,56 @@ class EvseConnectivity:
             firmware_version=_str(data, "firmware_version"),
             ip_address=_str(data, "ip_address"),
             iccid=_str(data, "iccid"),
+        )
+
+
+class ScheduleType(StrEnum):
+    """What generated a schedule interval."""
+
+    INITIAL_CHARGE_TIME = "INITIAL_CHARGE_TIME"
+    BATTERY_WARMING = "BATTERY_WARMING"
+    SMART = "SMART"
+    BOOST = "BOOST"
+    SOLAR_ONLY = "SOLAR_ONLY"
+    SOLAR_SMART = "SOLAR_SMART"
+    V2G_DISCHARGE = "V2G_DISCHARGE"
+    V2G_CHARGEBACK = "V2G_CHARGEBACK"
+    LEGACY = "LEGACY"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScheduleInterval:
+    """One charging instruction of a sub-session's plan: a current from `start` to `end`.
+
+    `end` is None for boost, which runs until it is ended; `current_milliamps` 0 means off.
+    """
+
+    start: datetime
+    end: datetime | None
+    current_milliamps: int
+    schedule_type: ScheduleType | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> ScheduleInterval:
+        """Parse a ScheduleInterval; one without a start, a current or a usable length fails."""
+        if not isinstance(raw, Mapping):
+            raise EvEnergyResponseError("expected an object for a schedule interval")
+        start = _datetime(raw, "started_at")
+        current = _int(raw, "current_milliamps")
+        if start is None or current is None or current < 0:
+            raise EvEnergyResponseError("schedule interval without a start or a current")
+        end = None
+        if raw.get("interval_seconds") is not None:
+            seconds = _int(raw, "interval_seconds")
+            if seconds is None or seconds <= 0:
+                raise EvEnergyResponseError("schedule interval with an unusable length")
+            try:
+                end = start + timedelta(seconds=seconds)
+            except OverflowError as err:  # the spec sets no maximum
+                raise EvEnergyResponseError("schedule interval ends out of range") from err
+        return cls(
+            start=start,
+            end=end,
+            current_milliamps=current,
+            schedule_type=_enum(raw, "schedule_type", ScheduleType),
         )

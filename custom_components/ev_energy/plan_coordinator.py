@@ -1,0 +1,171 @@
+"""Each plugged-in vehicle's charging plan, read sparingly and ticked at every slot boundary.
+
+A plan belongs to the current sub-session of an open charging session. It is read when that
+sub-session appears or changes (plug-in, boost, smart charging toggled) and again when the
+copy is 30 minutes old; never for a vehicle without an open session. Between reads,
+listeners are told at each slot boundary from a local timer, so `charging_planned` flips on
+time with no request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.util import dt as dt_util
+
+from .api import EvEnergyClient, PriceSchedule
+from .const import PLAN_REFRESH_INTERVAL, PLAN_REFRESH_SLACK
+from .coordinator import (
+    EvEnergyConfigEntry,
+    EvEnergyCoordinator,
+    EvEnergyPriceCoordinator,
+    EvEnergySessionsCoordinator,
+    FollowerCoordinator,
+)
+from .plan import ChargePlan, PlanSlot, merge_slots, plan_voltage
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanTarget:
+    """The sub-session whose plan a vehicle follows, and the charger it is on."""
+
+    sub_session_id: str
+    evse_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VehiclePlan:
+    """A plan as read, with when it was read."""
+
+    target: PlanTarget
+    slots: tuple[PlanSlot, ...]
+    read_at: datetime
+
+
+class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
+    """The plans of the vehicles with an open charging session, by vehicle id."""
+
+    feature = "plans"
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        client: EvEnergyClient,
+        main: EvEnergyCoordinator,
+        sessions: EvEnergySessionsCoordinator,
+        prices: EvEnergyPriceCoordinator,
+    ) -> None:
+        """Follow `sessions` for sub-session changes; price plans from `prices`."""
+        super().__init__(hass, entry, client, main, name="plans", interval=PLAN_REFRESH_INTERVAL)
+        self.sessions = sessions
+        self.prices = prices
+        self._unsub_boundary: CALLBACK_TYPE | None = None
+        self._unloaded = False
+        entry.async_on_unload(sessions.async_add_listener(self._on_sessions))
+        entry.async_on_unload(self._unload)
+
+    def _targets(self) -> dict[str, PlanTarget]:
+        """Vehicles in the account with an open session, plugged in as far as we know."""
+        targets: dict[str, PlanTarget] = {}
+        vehicles = self.main.data.vehicles
+        for vehicle_id, session in (self.sessions.data or {}).items():
+            vehicle = vehicles.get(vehicle_id)
+            if vehicle is None or not session.is_open or not session.sub_sessions:
+                continue
+            if vehicle.status is not None and vehicle.status.is_plugged_in is False:
+                continue
+            current = session.sub_sessions[-1]
+            if current.end is None and current.id is not None:
+                targets[vehicle_id] = PlanTarget(sub_session_id=current.id, evse_id=session.evse_id)
+        return targets
+
+    @callback
+    def _on_sessions(self) -> None:
+        """Read at once when a vehicle's sub-session starts, changes or ends.
+
+        Not before the first read: setup reads right after the sessions.
+        """
+        if self.data is None or not self.sessions.last_update_success:
+            return
+        known = {vehicle_id: plan.target for vehicle_id, plan in (self.data or {}).items()}
+        if self._targets() != known:
+            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    async def _async_fetch(self) -> dict[str, VehiclePlan]:
+        now = dt_util.utcnow()
+        previous = self.data or {}
+        plans: dict[str, VehiclePlan] = {}
+        for vehicle_id, target in self._targets().items():
+            known = previous.get(vehicle_id)
+            if (
+                known is not None
+                and known.target == target
+                and now - known.read_at < PLAN_REFRESH_INTERVAL - PLAN_REFRESH_SLACK
+            ):
+                plans[vehicle_id] = known
+                continue
+            intervals = await self.client.async_get_schedules(target.sub_session_id)
+            plans[vehicle_id] = VehiclePlan(
+                target=target, slots=merge_slots(intervals), read_at=now
+            )
+        return plans
+
+    def plan_for(self, vehicle_id: str) -> ChargePlan:
+        """Return the vehicle's plan with the current voltage, prices and carbon intensity."""
+        known = (self.data or {}).get(vehicle_id)
+        data = self.main.data
+        evse = data.evses.get(known.target.evse_id or "") if known else None
+        return ChargePlan(
+            known.slots if known else (),
+            voltage=plan_voltage(
+                evse.status.voltage_millivolts if evse and evse.status else None,
+                data.user.country_code,
+            ),
+            prices=self.prices.data or PriceSchedule(),
+            carbon_intensity=data.user.carbon_intensity_grams_per_kilowatt_hour,
+        )
+
+    @property
+    def currency(self) -> str | None:
+        """The tariff's currency, which plan costs are in."""
+        tariff = self.main.data.tariff
+        return tariff.currency if tariff else None
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Tell listeners, then re-arm the boundary timer."""
+        super().async_update_listeners()
+        self._cancel_boundary()
+        if self._unloaded:
+            # A read that lands after unload must not keep a timer (and this object) alive.
+            return
+        now = dt_util.utcnow()
+        boundaries = [
+            boundary
+            for vehicle_id in self.data or {}
+            if (boundary := self.plan_for(vehicle_id).next_change(now)) is not None
+        ]
+        if boundaries:
+            self._unsub_boundary = async_track_point_in_utc_time(
+                self.hass, self._on_boundary, min(boundaries)
+            )
+
+    @callback
+    def _on_boundary(self, _: datetime) -> None:
+        self._unsub_boundary = None
+        self.async_update_listeners()
+
+    @callback
+    def _unload(self) -> None:
+        self._unloaded = True
+        self._cancel_boundary()
+
+    @callback
+    def _cancel_boundary(self) -> None:
+        if self._unsub_boundary is not None:
+            self._unsub_boundary()
+            self._unsub_boundary = None
