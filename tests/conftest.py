@@ -306,11 +306,14 @@ def entry_state(entry: MockConfigEntry) -> ConfigEntryState:
 
 
 async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Set the entry up the way Home Assistant does at start-up."""
+    """Set the entry up the way Home Assistant does at start-up.
+
+    The slower data sets' first reads run in the background; this waits for them too.
+    """
     if hass.config_entries.async_get_entry(entry.entry_id) is None:
         entry.add_to_hass(hass)
     assert await async_setup_component(hass, DOMAIN, {})
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.fixture

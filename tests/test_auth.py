@@ -137,11 +137,11 @@ async def test_late_refusal_in_a_poll_keeps_entities_available(
     aioclient_mock: AiohttpClientMocker,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """The poll's three requests refused with the old token renew it once and all succeed."""
+    """The poll's two requests refused with the old token renew it once and all succeed."""
     await setup_integration(hass, config_entry)
     _rotating_token_endpoint(aioclient_mock)
     mock_api.access_token = "access-2"
-    mock_api.refusal_gate = _late_refusals(config_entry, 3)
+    mock_api.refusal_gate = _late_refusals(config_entry, 2)
     before = len(mock_api.calls())
 
     await _tick(hass, freezer, UPDATE_INTERVAL)
@@ -149,9 +149,9 @@ async def test_late_refusal_in_a_poll_keeps_entities_available(
     assert len(mock_api.calls(TOKEN_URL)) == 1
     assert config_entry.data["token"]["access_token"] == "access-2"
     sent = [call[3]["Authorization"] for call in mock_api.calls()[before:] if call[3]]
-    # Three refusals; the retries (and the second vehicles page) carry the new token.
-    assert sent.count("Bearer access-1") == 3
-    assert sent.count("Bearer access-2") == len(sent) - 3 >= 3
+    # Two refusals; the retries (and the second vehicles page) carry the new token.
+    assert sent.count("Bearer access-1") == 2
+    assert sent.count("Bearer access-2") == len(sent) - 2 >= 2
     assert state_of(hass, SOC).state == "63"
     assert state_of(hass, PRICE).state == "0.24"
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -165,11 +165,11 @@ async def test_refused_refresh_is_asked_once_for_concurrent_refusals(
     aioclient_mock: AiohttpClientMocker,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """The poll's three requests refused together: one refused refresh, one reauth flow."""
+    """The poll's two requests refused together: one refused refresh, one reauth flow."""
     await setup_integration(hass, config_entry)
     aioclient_mock.post(TOKEN_URL, status=HTTPStatus.BAD_REQUEST, json={"error": "invalid_grant"})
     mock_api.access_token = "access-2"  # the user revoked access-1 (and its refresh token)
-    mock_api.refusal_gate = _late_refusals(config_entry, 3)
+    mock_api.refusal_gate = _late_refusals(config_entry, 2)
 
     await _tick(hass, freezer, UPDATE_INTERVAL)
 

@@ -19,7 +19,9 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClien
 from custom_components.ev_energy.const import DOMAIN, UPDATE_INTERVAL
 
 from .conftest import (
+    API,
     CONNECTIVITY_URL,
+    EVSE_ID,
     EVSES_URL,
     PRICES_URL,
     SCHEDULES_URL,
@@ -57,7 +59,7 @@ async def test_poll_costs_three_requests(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """A cycle reads vehicles, chargers and tariff once each; the user only at setup."""
+    """A cycle reads vehicles and chargers once each; the user and tariff only at setup."""
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     assert sorted(_urls(mock_api.calls())) == sorted(
@@ -71,7 +73,7 @@ async def test_poll_costs_three_requests(
         before = len(mock_api.calls())
         await _poll(hass, freezer)
         cycle = mock_api.calls()[before:]
-        assert sorted(_urls(cycle)) == sorted([VEHICLES_URL, EVSES_URL, TARIFF_URL])
+        assert sorted(_urls(cycle)) == sorted([VEHICLES_URL, EVSES_URL])
 
     vehicles_call = next(call for call in cycle if _urls([call]) == [VEHICLES_URL])
     assert vehicles_call[1].query.getall("expand") == ["latest_status_log", "trim.model.make"]
@@ -82,13 +84,58 @@ async def test_poll_costs_three_requests(
 
 
 @pytest.mark.usefixtures("setup_credentials")
+async def test_account_without_chargers_polls_once(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """No charger in the account: one request a poll; a new charger shows within the hour."""
+    mock_api.vehicles_page2 = []
+    mock_api.user["evses"] = []
+    evses, mock_api.evses = mock_api.evses, []
+    await setup_integration(hass, config_entry)
+    for _ in range(3):
+        before = len(mock_api.calls())
+        await _poll(hass, freezer)
+        assert _urls(mock_api.calls()[before:]) == [VEHICLES_URL]
+
+    mock_api.user["evses"] = [f"{API}/evses/{EVSE_ID}"]
+    mock_api.evses = evses
+    for _ in range(57):
+        await _poll(hass, freezer)
+    assert state_of(hass, "sensor.hypervolt_home_3_0_charge_power").state == "7.18"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_tariff_read_while_the_price_list_has_no_price_for_now(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Without a listed price for now the tariff's own price is shown, read every poll."""
+    mock_api.vehicles_page2 = []
+    mock_api.prices = []
+    await setup_integration(hass, config_entry)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    before = len(mock_api.calls())
+    await _poll(hass, freezer)
+    assert sorted(_urls(mock_api.calls()[before:])) == sorted([VEHICLES_URL, EVSES_URL, TARIFF_URL])
+    mock_api.tariff["current_price"] = 31
+    await _poll(hass, freezer)
+    assert state_of(hass, PRICE).state == "0.31"
+
+
+@pytest.mark.usefixtures("setup_credentials")
 async def test_hourly_budget(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """An hour: 60 polls x 3, prices 2, user 1, sessions 12, connectivity 1, plan 2: 198."""
+    """An hour charging: 60 polls x 2, user + tariff 2, prices 2, sessions 12, connectivity 1,
+    plan 2: 139."""
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     before = len(mock_api.calls())
@@ -96,9 +143,10 @@ async def test_hourly_budget(
         await _poll(hass, freezer)
     hour = mock_api.calls()[before:]
     urls = _urls(hour)
-    assert len(hour) == 198
+    assert len(hour) == 139
     assert urls.count(PRICES_URL) == 2
     assert urls.count(USER_URL) == 1
+    assert urls.count(TARIFF_URL) == 1
     assert urls.count(SESSIONS_URL) == 12
     assert urls.count(CONNECTIVITY_URL) == 1
     # One plugged-in car: its plan is read every 30 minutes.
@@ -116,7 +164,7 @@ async def test_second_page_adds_one_request(
     await setup_integration(hass, config_entry)
     before = len(mock_api.calls())
     await _poll(hass, freezer)
-    assert len(mock_api.calls()[before:]) == 4
+    assert len(mock_api.calls()[before:]) == 3
     assert state_of(hass, "sensor.van_integration_status").state == "unintegrated"
     assert state_of(hass, SOC).state == "63"
 
@@ -169,7 +217,7 @@ async def test_unauthorized_refreshes_token_once(
     """A 401 refreshes the token and retries with the new one; nothing goes unavailable."""
     await setup_integration(hass, config_entry)
     aioclient_mock.post(TOKEN_URL, json={**make_token("access-2"), "refresh_token": "refresh-2"})
-    mock_api.fail(TARIFF_URL, Fault(status=HTTPStatus.UNAUTHORIZED))
+    mock_api.fail(EVSES_URL, Fault(status=HTTPStatus.UNAUTHORIZED))
 
     await _poll(hass, freezer)
 
@@ -179,7 +227,7 @@ async def test_unauthorized_refreshes_token_once(
     assert token_calls[0][2]["refresh_token"] == "refresh-1"
     assert config_entry.data["token"]["access_token"] == "access-2"
     assert config_entry.data["token"]["refresh_token"] == "refresh-2"
-    assert mock_api.calls(TARIFF_URL)[-1][3]["Authorization"] == "Bearer access-2"
+    assert mock_api.calls(EVSES_URL)[-1][3]["Authorization"] == "Bearer access-2"
     assert state_of(hass, PRICE).state == "0.24"
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
@@ -252,7 +300,7 @@ async def test_rate_limit_honours_retry_after(
     await _poll(hass, freezer, seconds=61)
     # The live poll resumes; the sessions poll, held back meanwhile, catches up once.
     resumed = sorted(_urls(mock_api.calls()[sent:]))
-    assert resumed == sorted([VEHICLES_URL, EVSES_URL, TARIFF_URL, SESSIONS_URL])
+    assert resumed == sorted([VEHICLES_URL, EVSES_URL, SESSIONS_URL])
     assert state_of(hass, SOC).state == "63"
 
 

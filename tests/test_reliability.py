@@ -59,19 +59,19 @@ async def _live_polls(
 
 
 @pytest.mark.usefixtures("setup_credentials")
-async def test_idle_polls_every_five_minutes(
+async def test_idle_polls_every_two_minutes(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """With nothing plugged in, live state is read every 5 minutes, then every minute again."""
+    """With nothing plugged in, live state is read every 2 minutes, then every minute again."""
     _idle(mock_api)
     await setup_integration(hass, config_entry)
-    assert state_of(hass, INTERVAL).state == "300.0"
-    assert await _live_polls(hass, freezer, mock_api, 30) == 6
+    assert state_of(hass, INTERVAL).state == "120.0"
+    assert await _live_polls(hass, freezer, mock_api, 30) == 15
 
-    mock_api.vehicles[0]["latest_status_log"]["is_plugged_in"] = True
+    mock_api.vehicles[0]["latest_status_log"].update(is_plugged_in=True, is_charging=True)
     await _live_polls(hass, freezer, mock_api, 5)
     assert state_of(hass, INTERVAL).state == "60.0"
     assert await _live_polls(hass, freezer, mock_api, 10) == 10
@@ -216,7 +216,51 @@ async def test_missing_status_keeps_the_charging_pace(
         "is_charging": False,
     }
     await _tick(hass, freezer, 60)
-    assert state_of(hass, INTERVAL).state == "300.0"
+    assert state_of(hass, INTERVAL).state == "120.0"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_plugged_in_and_settled_polls_every_three_minutes(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Plugged in but not charging for 10 minutes: a middle pace, back to 1 min on charging."""
+    mock_api.vehicles_page2 = []
+    vehicle, charger = (
+        mock_api.vehicles[0]["latest_status_log"],
+        mock_api.evses[0]["latest_status_log"],
+    )
+    for status in (vehicle, charger):
+        status.update(is_plugged_in=True, is_charging=False)
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, INTERVAL).state == "60.0"
+    assert await _live_polls(hass, freezer, mock_api, 10) == 10
+    assert state_of(hass, INTERVAL).state == "180.0"
+    assert await _live_polls(hass, freezer, mock_api, 30) == 10
+
+    for status in (vehicle, charger):
+        status.update(is_charging=True)
+    await _live_polls(hass, freezer, mock_api, 3)
+    assert state_of(hass, INTERVAL).state == "60.0"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_complete_car_without_charger_settles_at_once(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A car that says it is complete needs no minute-by-minute polling."""
+    mock_api.vehicles_page2 = []
+    mock_api.user["evses"], mock_api.evses = [], []
+    mock_api.vehicles[0]["latest_status_log"].update(
+        is_plugged_in=True, is_charging=False, state="PLUGGED_IN_COMPLETE"
+    )
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, INTERVAL).state == "180.0"
 
 
 @pytest.mark.parametrize("minute", range(0, 60, 1))

@@ -204,17 +204,25 @@ async def test_one_charger_connectivity_failing_stays_its_own(
         assert entity_id is not None
         return state_of(hass, entity_id).state
 
+    # Connectivity is read a few chargers at a time: the second one 5 minutes in, and after
+    # that first failure again 5 minutes later.
+    for _ in range(2):
+        await _tick(hass, freezer, 5 * 60)
+    assert len(mock_api.calls(second_url)) == 2
     assert reliability(EVSE_ID) == "97"
     assert reliability(SECOND_EVSE_ID) == STATE_UNAVAILABLE
-    for _ in range(2):
-        await _tick(hass, freezer, 3600)
+    for _ in range(2 * 12):
+        await _tick(hass, freezer, 5 * 60)
         assert reliability(EVSE_ID) == "97"
         assert reliability(SECOND_EVSE_ID) == STATE_UNAVAILABLE
     warnings = [r for r in caplog.records if SECOND_EVSE_ID in r.getMessage()]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    # Retried with a back-off of its own (5, 10, 20, 40, 60 minutes), not every slice.
+    assert len(mock_api.calls(second_url)) <= 6
 
     mock_api.faults[second_url].clear()
-    await _tick(hass, freezer, 3600)
+    for _ in range(12):
+        await _tick(hass, freezer, 5 * 60)
     assert reliability(SECOND_EVSE_ID) == "97"
 
 

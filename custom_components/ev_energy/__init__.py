@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
@@ -11,6 +13,7 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
     async_get_config_entry_implementation,
 )
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 import probatio
 
 from .api import DEFAULT_API_URL, EvEnergyClient
@@ -73,9 +76,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     sessions = EvEnergySessionsCoordinator(hass, entry, client, coordinator)
     connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, coordinator)
     plans = EvEnergyPlanCoordinator(hass, entry, client, coordinator, sessions, prices)
-    # These are extras: if one fails now, its entities wait for its next refresh.
-    for extra in (prices, sessions, connectivity, plans):
-        await extra.async_refresh()
+    # Only the live poll holds up start-up; the rest is read in the background and its
+    # entities show unknown until then, so a slow endpoint never delays Home Assistant.
+    for name, first_read in (
+        ("prices", prices.async_refresh()),
+        ("connectivity", connectivity.async_refresh()),
+        # Plans follow the sessions they belong to.
+        ("sessions and plans", _async_refresh_in_turn(sessions, plans)),
+    ):
+        entry.async_create_background_task(hass, first_read, f"{DOMAIN} first {name} read")
     entry.runtime_data = EvEnergyRuntimeData(
         client=client,
         coordinator=coordinator,
@@ -86,6 +95,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_refresh_in_turn(*coordinators: DataUpdateCoordinator[Any]) -> None:
+    for coordinator in coordinators:
+        await coordinator.async_refresh()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:

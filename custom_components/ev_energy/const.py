@@ -29,13 +29,18 @@ SCOPES: Final = (
     "carbon:read",
 )
 
+# Adaptive polling: every minute while a car or charger charges or was plugged in less than
+# SETTLE_TIME ago; every three minutes while everything is plugged in and settled (or the car
+# says it is complete); every two minutes when something is unplugged, so a plug-in shows
+# within two minutes; every 15 minutes when the API's rate limit runs low.
 UPDATE_INTERVAL: Final = timedelta(seconds=60)
-# Adaptive polling: every minute while a car or charger is plugged in or charging, every five
-# minutes otherwise, and every 15 minutes when the API's rate limit runs low.
-IDLE_UPDATE_INTERVAL: Final = timedelta(minutes=5)
+IDLE_UPDATE_INTERVAL: Final = timedelta(minutes=2)
+SETTLED_UPDATE_INTERVAL: Final = timedelta(minutes=3)
+SETTLE_TIME: Final = timedelta(minutes=10)
 LOW_BUDGET_UPDATE_INTERVAL: Final = timedelta(minutes=15)
-# Slow down to the idle pace once our own requests in the last hour exceed this share of the
-# limit, and to the low-budget pace when less than LOW_REMAINING_SHARE of it is left.
+# Slow down to BUDGET_GUARD_UPDATE_INTERVAL once our own requests in the last hour exceed this
+# share of the limit, and to the low-budget pace when less than LOW_REMAINING_SHARE is left.
+BUDGET_GUARD_UPDATE_INTERVAL: Final = timedelta(minutes=5)
 HOURLY_SHARE: Final = 0.25
 LOW_REMAINING_SHARE: Final = 0.1
 DEFAULT_RATE_LIMIT: Final = 1000
@@ -45,7 +50,7 @@ LIVE_RETRY_SOON: Final = timedelta(seconds=20)
 FOLLOWER_RETRY_SOON: Final = timedelta(seconds=30)
 # A slower data set that keeps failing on its own backs off, doubling up to this.
 FOLLOWER_MAX_BACKOFF: Final = timedelta(hours=1)
-# The user's tariff assignment rarely changes; re-reading it hourly keeps the poll at 3 calls.
+# The user (tariff assignment, chargers) and the tariff rarely change: read hourly.
 USER_REFRESH_INTERVAL: Final = timedelta(hours=1)
 
 # The price list changes a few times a day (day-ahead publication); boundaries are local timers.
@@ -58,8 +63,15 @@ RATE_TARIFF_DAYS: Final = 3
 CONF_WINDOW_HOURS: Final = "cheapest_window_hours"
 CONF_WINDOW_END: Final = "cheapest_window_end"
 
+# Sessions: every 5 minutes while a session is open or a car is plugged in, else every 30
+# (a plug change reads them at once anyway).
 SESSIONS_REFRESH_INTERVAL: Final = timedelta(minutes=5)
+SESSIONS_IDLE_REFRESH_INTERVAL: Final = timedelta(minutes=30)
+# Each charger's connectivity is read hourly (less often for large fleets, so the reads stay
+# within CONNECTIVITY_REQUESTS_PER_HOUR), a few chargers at a time every CONNECTIVITY_SLICE.
 CONNECTIVITY_REFRESH_INTERVAL: Final = timedelta(hours=1)
+CONNECTIVITY_SLICE: Final = timedelta(minutes=5)
+CONNECTIVITY_REQUESTS_PER_HOUR: Final = 60
 # A vehicle or charger must be missing from this many successful polls in a row before its
 # device is removed, so one truncated or glitchy answer never deletes anything.
 MISSING_POLLS_BEFORE_REMOVAL: Final = 3

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time as dt_time, timedelta
 from decimal import Decimal
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,17 +30,23 @@ from .api import (
     EvEnergyRateLimitError,
     Evse,
     EvseConnectivity,
+    EvseStatus,
     PriceInterval,
     PriceSchedule,
     Tariff,
     TariffType,
     User,
     Vehicle,
+    VehicleState,
+    VehicleStatus,
     intervals_from_bands,
     minor_to_major,
 )
 from .const import (
+    BUDGET_GUARD_UPDATE_INTERVAL,
     CONNECTIVITY_REFRESH_INTERVAL,
+    CONNECTIVITY_REQUESTS_PER_HOUR,
+    CONNECTIVITY_SLICE,
     DEFAULT_RATE_LIMIT,
     DOMAIN,
     FOLLOWER_MAX_BACKOFF,
@@ -53,7 +60,10 @@ from .const import (
     PRICE_REFRESH_INTERVAL,
     PRICE_REFRESH_OFFSET,
     RATE_TARIFF_DAYS,
+    SESSIONS_IDLE_REFRESH_INTERVAL,
     SESSIONS_REFRESH_INTERVAL,
+    SETTLE_TIME,
+    SETTLED_UPDATE_INTERVAL,
     UPDATE_INTERVAL,
     USER_REFRESH_INTERVAL,
 )
@@ -75,6 +85,9 @@ class EvEnergyData:
     vehicles: dict[str, Vehicle]
     evses: dict[str, Evse]
     tariff: Tariff | None
+    # Vehicles and chargers that have a device (a missing one keeps it for a few polls);
+    # platforms add entities for new ones.
+    ids_with_device: frozenset[str] = frozenset()
 
 
 @dataclass(kw_only=True)
@@ -136,6 +149,10 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
     `refreshes_started` counts refreshes as they begin and `data_generation` says which of them
     produced the current data: a write confirmed at generation N is only superseded by data of
     a refresh that started after it.
+
+    Data compare by value: an unchanged answer notifies nobody. While listeners hear about new
+    data, `changed_ids` names the resources whose part of it changed (None: assume all), so
+    entities of unchanged resources skip their state write.
     """
 
     config_entry: EvEnergyConfigEntry
@@ -152,7 +169,14 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         retry_soon: timedelta,
     ) -> None:
         """Poll `name` every `interval` through `client`; retry a blip after `retry_soon`."""
-        super().__init__(hass, _LOGGER, config_entry=entry, name=name, update_interval=interval)
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=name,
+            update_interval=interval,
+            always_update=False,
+        )
         self.client = client
         self.base_interval = interval
         # The delay chosen after the last success; a persistent failure keeps it by default.
@@ -161,6 +185,8 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self.failures = 0
         self.refreshes_started = 0
         self.data_generation = 0
+        self.changed_ids: set[str] | None = None
+        self._pending_changed: set[str] | None = None
 
     async def _async_fetch(self) -> DataT:
         """Read the data set; raise EvEnergyError on failure."""
@@ -169,6 +195,21 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
     def _next_interval(self, data: DataT) -> timedelta:
         """Return the delay after a successful refresh."""
         return self.base_interval
+
+    def _changed_ids(self, old: DataT | None, new: DataT) -> set[str] | None:
+        """Return the ids whose data differ between `old` and `new`; None if unknown."""
+        if isinstance(old, dict) and isinstance(new, dict):
+            return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+        return None
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Tell listeners, with `changed_ids` set for the data that prompted it."""
+        self.changed_ids, self._pending_changed = self._pending_changed, None
+        try:
+            super().async_update_listeners()
+        finally:
+            self.changed_ids = None
 
     def _failure_interval(self, err: EvEnergyError) -> timedelta:
         """Return the delay after a failure that is no longer treated as a blip."""
@@ -195,6 +236,8 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             return self.data
         self.data_generation = generation
         self.pace = self.update_interval = self._next_interval(data)
+        # Empty means "nothing changed": no listener is told then, so none may keep it.
+        self._pending_changed = self._changed_ids(self.data, data) or None
         return data
 
     def _set_permission_issue(self, err: EvEnergyError | None) -> None:
@@ -209,7 +252,13 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
 
 class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
-    """Polls vehicles, chargers and the tariff price: every minute while anything is plugged in."""
+    """The live poll: vehicles, and chargers when the account has any.
+
+    The user (tariff assignment, chargers) and the tariff are read hourly; the tariff also on
+    polls while the price list has no price for now (its own current price is then shown).
+    The pace follows what the cars do: every minute while charging or just plugged in, every
+    three minutes once plugged in and settled, every two minutes when nothing is plugged in.
+    """
 
     def __init__(
         self, hass: HomeAssistant, entry: EvEnergyConfigEntry, client: EvEnergyClient
@@ -224,38 +273,56 @@ class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             retry_soon=LIVE_RETRY_SOON,
         )
         self._user: User | None = None
-        self._user_read_at = 0.0
+        self._tariff: Tariff | None = None
+        self._account_read_at = self._tariff_read_at = 0.0
+        # Set by the price coordinator: its list tells when the tariff's own price is needed.
+        self.prices: EvEnergyPriceCoordinator | None = None
         self.last_success: datetime | None = None
-        self._plugged_in_ids: set[str] = set()
-        # Vehicles and chargers that have a device; platforms add entities for new ones.
-        self.ids_with_device: set[str] = set()
+        # Each resource's (plugged in, charging) and since when (monotonic), for the pace.
+        self._plug_states: dict[str, tuple[tuple[bool | None, bool | None], float]] = {}
+        self._refresh_listeners: list[CALLBACK_TYPE] = []
         self._missing_polls: dict[str, int] = {}
         # Vehicles as a write returned them, with the refresh count at that moment.
         self._confirmed_writes: dict[str, tuple[int, Vehicle]] = {}
 
     async def _async_setup(self) -> None:
-        """Find the account's tariff once before the first poll."""
+        """Read the account and its tariff once before the first poll."""
         try:
-            await self._async_refresh_user()
+            await self._async_refresh_account()
         except EvEnergyError as err:
             raise_update_failed(err)
 
-    async def _async_refresh_user(self) -> None:
+    async def _async_refresh_account(self) -> None:
+        """Read the user and the tariff their home location is on."""
         assert self.config_entry.unique_id is not None
-        self._user = await self.client.async_get_user(self.config_entry.unique_id)
-        self._user_read_at = time.monotonic()
+        user = await self.client.async_get_user(self.config_entry.unique_id)
+        self._tariff = await self._async_get_tariff(user)
+        self._user = user
+        self._account_read_at = self._tariff_read_at = time.monotonic()
+
+    def _tariff_due(self) -> bool:
+        """Whether this poll needs the tariff's own current price: the list has none for now."""
+        tariff = self._tariff
+        if tariff is None or tariff.type is TariffType.FLAT_RATE:
+            return False
+        if time.monotonic() - self._tariff_read_at < LIVE_RETRY_SOON.total_seconds():
+            return False  # read a moment ago, with the account
+        schedule = self.prices.data if self.prices is not None else None
+        return schedule is None or schedule.at(dt_util.utcnow()) is None
 
     async def _async_fetch(self) -> EvEnergyData:
         started = self.refreshes_started
-        if time.monotonic() - self._user_read_at >= USER_REFRESH_INTERVAL.total_seconds():
-            await self._async_refresh_user()
+        if time.monotonic() - self._account_read_at >= USER_REFRESH_INTERVAL.total_seconds():
+            await self._async_refresh_account()
         assert self._user is not None
         user = self._user
+        tariff_due = self._tariff_due()
 
         vehicles, evses, tariff = await asyncio.gather(
             self.client.async_get_vehicles(),
-            self.client.async_get_evses(),
-            self._async_get_tariff(user),
+            # The user resource lists the chargers: an account without any skips the request.
+            self.client.async_get_evses() if user.evse_ids != () else _nothing(list[Evse]()),
+            self._async_get_tariff(user) if tariff_due else _nothing(self._tariff),
             return_exceptions=True,
         )
         if (
@@ -266,16 +333,46 @@ class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             errors = [e for e in (vehicles, evses, tariff) if isinstance(e, BaseException)]
             # An auth failure outranks whatever else went wrong in the same cycle.
             raise next((e for e in errors if isinstance(e, EvEnergyAuthError)), errors[0])
+        if tariff_due:
+            self._tariff, self._tariff_read_at = tariff, time.monotonic()
 
+        by_id = self._keep_confirmed_writes(started, vehicles)
+        evses_by_id = {evse.id: evse for evse in evses}
         data = EvEnergyData(
             user=user,
-            vehicles=self._keep_confirmed_writes(started, vehicles),
-            evses={evse.id: evse for evse in evses},
+            vehicles=by_id,
+            evses=evses_by_id,
             tariff=tariff,
+            ids_with_device=self._track_resources(by_id.keys() | evses_by_id.keys()),
         )
-        self._track_resources(data)
         self.last_success = dt_util.utcnow()
         return data
+
+    def _changed_ids(self, old: EvEnergyData | None, new: EvEnergyData) -> set[str] | None:
+        """Vehicles and chargers that changed, and the user's id when the account did."""
+        if old is None:
+            return None
+        changed = {
+            resource_id
+            for previous, current in ((old.vehicles, new.vehicles), (old.evses, new.evses))
+            for resource_id in previous.keys() | current.keys()
+            if previous.get(resource_id) != current.get(resource_id)
+        }
+        if (old.user, old.tariff) != (new.user, new.tariff):
+            changed.add(new.user.id)
+        return changed
+
+    @callback
+    def async_add_refresh_listener(self, update_callback: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `update_callback` after every refresh, whether or not the data changed."""
+        self._refresh_listeners.append(update_callback)
+        return lambda: self._refresh_listeners.remove(update_callback)
+
+    @callback
+    def _async_refresh_finished(self) -> None:
+        super()._async_refresh_finished()
+        for listener in list(self._refresh_listeners):
+            listener()
 
     def _keep_confirmed_writes(self, started: int, polled: list[Vehicle]) -> dict[str, Vehicle]:
         """Overlay settings a write confirmed after this poll began; its answer predates them."""
@@ -293,40 +390,60 @@ class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         return vehicles
 
     def _next_interval(self, data: EvEnergyData) -> timedelta:
-        """Poll fast only while something is plugged in, and never beyond the budget."""
-        statuses = {v.id: v.status for v in data.vehicles.values()} | {
-            e.id: e.status for e in data.evses.values()
+        """Poll fast only while something charges or just plugged in; never beyond the budget."""
+        now = time.monotonic()
+        statuses: dict[str, VehicleStatus | EvseStatus | None] = {
+            v.id: v.status for v in data.vehicles.values()
         }
-        plugged_in: set[str] = set()
+        statuses.update((e.id, e.status) for e in data.evses.values())
+        complete = {
+            v.id
+            for v in data.vehicles.values()
+            if v.status is not None and v.status.state is VehicleState.PLUGGED_IN_COMPLETE
+        }
+        paces: list[timedelta] = []
+        plug_states: dict[str, tuple[tuple[bool | None, bool | None], float]] = {}
         for resource_id, status in statuses.items():
-            plugged = (status.is_plugged_in, status.is_charging) if status else (None, None)
-            if True in plugged or (
+            state = (status.is_plugged_in, status.is_charging) if status else (None, None)
+            known = self._plug_states.get(resource_id)
+            if state == (None, None) and known is not None:
                 # Unknown (a status missing from this answer): keep what we knew.
-                plugged == (None, None) and resource_id in self._plugged_in_ids
-            ):
-                plugged_in.add(resource_id)
-        self._plugged_in_ids = plugged_in
-        interval = UPDATE_INTERVAL if plugged_in else IDLE_UPDATE_INTERVAL
+                state = known[0]
+            since = known[1] if known is not None and known[0] == state else now
+            plug_states[resource_id] = (state, since)
+            plugged, charging = state
+            if state == (None, None):
+                continue  # never reported: nothing to pace for
+            if charging:
+                paces.append(UPDATE_INTERVAL)
+            elif plugged:
+                settled = resource_id in complete or now - since >= SETTLE_TIME.total_seconds()
+                paces.append(SETTLED_UPDATE_INTERVAL if settled else UPDATE_INTERVAL)
+            else:
+                paces.append(IDLE_UPDATE_INTERVAL)
+        self._plug_states = plug_states
+        # One poll serves every resource: the most urgent one sets the pace. Settled cars are
+        # polled slower than idle only when nothing is left unplugged to watch for a plug-in.
+        interval = min(paces, default=IDLE_UPDATE_INTERVAL)
         limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
         remaining = self.client.rate_limit_remaining
         if remaining is not None and remaining < limit * LOW_REMAINING_SHARE:
             return max(interval, LOW_BUDGET_UPDATE_INTERVAL)
         if self.client.requests_last_hour >= limit * HOURLY_SHARE:
-            return max(interval, IDLE_UPDATE_INTERVAL)
+            return max(interval, BUDGET_GUARD_UPDATE_INTERVAL)
         return interval
 
-    def _track_resources(self, data: EvEnergyData) -> None:
+    def _track_resources(self, present: set[str]) -> frozenset[str]:
         """Adopt new vehicles/chargers; remove devices gone for several polls in a row."""
-        present = data.vehicles.keys() | data.evses.keys()
-        self.ids_with_device |= present
+        ids_with_device = set(self.data.ids_with_device if self.data else ()) | present
         registry = dr.async_get(self.hass)
-        for resource_id in self.ids_with_device - present:
+        for resource_id in ids_with_device - present:
             missing = self._missing_polls.get(resource_id, 0) + 1
             self._missing_polls[resource_id] = missing
             if missing < MISSING_POLLS_BEFORE_REMOVAL:
                 continue
             _LOGGER.info("%s is no longer in the ev.energy account; removing it", resource_id)
-            self.ids_with_device.discard(resource_id)
+            ids_with_device.discard(resource_id)
             del self._missing_polls[resource_id]
             device = registry.async_get_device_by_identifier(
                 (DOMAIN, resource_id), self.config_entry.entry_id
@@ -337,6 +454,7 @@ class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
                 )
         for resource_id in present:
             self._missing_polls.pop(resource_id, None)
+        return frozenset(ids_with_device)
 
     async def _async_get_tariff(self, user: User) -> Tariff | None:
         if user.tariff_id is None:
@@ -347,9 +465,15 @@ class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
     def async_set_vehicle(self, vehicle: Vehicle) -> None:
         """Publish a vehicle a write returned; a poll already in flight cannot undo it."""
         self._confirmed_writes[vehicle.id] = (self.refreshes_started, vehicle)
+        self._pending_changed = {vehicle.id}
         self.async_set_updated_data(
             replace(self.data, vehicles={**self.data.vehicles, vehicle.id: vehicle})
         )
+
+
+async def _nothing[T](value: T) -> T:
+    """Stand in for a request a poll can skip."""
+    return value
 
 
 class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
@@ -425,6 +549,7 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
         self._view: tuple[tuple[object, ...], PriceView] | None = None
         self.zone = ZoneInfo(hass.config.time_zone)
         self._zone_warned: set[str] = set()
+        main.prices = self
         entry.async_on_unload(self._cancel_timers)
 
     def _next_interval(self, data: PriceSchedule) -> timedelta:
@@ -640,6 +765,12 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         if changed:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
+    def _next_interval(self, data: dict[str, ChargingSession]) -> timedelta:
+        """Every 5 minutes while a session is open or a car is plugged in, else every 30."""
+        if any(session.is_open for session in data.values()) or any(self._plugged.values()):
+            return SESSIONS_REFRESH_INTERVAL
+        return SESSIONS_IDLE_REFRESH_INTERVAL
+
     async def _async_fetch(self) -> dict[str, ChargingSession]:
         sessions = await self.client.async_get_sessions()
         self.recent = sessions
@@ -655,7 +786,11 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
 class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnectivity]]):
     """Chargers' connectivity (reliability, signal, firmware): slow-changing, read hourly.
 
-    Each charger stands alone: one that cannot be read loses only its own entities.
+    The reads are spread out: every few minutes the chargers that are due, never a burst of
+    one request per charger. Large fleets are read less often than hourly so the reads stay
+    within CONNECTIVITY_REQUESTS_PER_HOUR. Each charger stands alone: one that cannot be read
+    keeps its last copy through one failure, then loses only its own entities, and is retried
+    with a back-off of its own.
     """
 
     def __init__(
@@ -667,32 +802,71 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
     ) -> None:
         """Read each charger of `main` through `client`."""
         super().__init__(
-            hass, entry, client, main, name="connectivity", interval=CONNECTIVITY_REFRESH_INTERVAL
+            hass, entry, client, main, name="connectivity", interval=CONNECTIVITY_SLICE
         )
-        self._failing: set[str] = set()
+        # When each charger is due (monotonic seconds; absent: now) and its failures in a row.
+        self._due_at: dict[str, float] = {}
+        self._charger_failures: dict[str, int] = {}
+
+    def _period(self) -> float:
+        """Seconds between two reads of a charger: hourly, unless over the budget."""
+        chargers = len(self.main.data.evses)
+        return max(
+            CONNECTIVITY_REFRESH_INTERVAL.total_seconds(),
+            3600 * chargers / CONNECTIVITY_REQUESTS_PER_HOUR,
+        )
+
+    def _due(self, now: float) -> list[str]:
+        """Return the chargers to read now: most overdue first, a slice of the fleet at most."""
+        chargers = self.main.data.evses
+        due = sorted(
+            (evse_id for evse_id in chargers if self._due_at.get(evse_id, now) <= now),
+            key=lambda evse_id: self._due_at.get(evse_id, now),
+        )
+        slices_per_period = self._period() / CONNECTIVITY_SLICE.total_seconds()
+        return due[: math.ceil(len(chargers) / slices_per_period)]
+
+    @callback
+    def _on_live_update(self) -> None:
+        if not self._main_was_ok and self.main.last_update_success and self._charger_failures:
+            # A real outage is over: whatever failed during it is worth reading again now.
+            for evse_id in self._charger_failures:
+                self._due_at.pop(evse_id, None)
+            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+        super()._on_live_update()
 
     async def _async_fetch(self) -> dict[str, EvseConnectivity]:
-        evse_ids = list(self.main.data.evses)
+        now = time.monotonic()
+        evse_ids = self._due(now)
         results = await asyncio.gather(
             *(self.client.async_get_connectivity(evse_id) for evse_id in evse_ids),
             return_exceptions=True,
         )
-        connectivity: dict[str, EvseConnectivity] = {}
+        chargers = self.main.data.evses.keys()
+        connectivity = {k: v for k, v in (self.data or {}).items() if k in chargers}
         errors: dict[str, EvEnergyError] = {}
+        period = self._period()
         for evse_id, result in zip(evse_ids, results, strict=True):
             if isinstance(result, EvEnergyError):
                 errors[evse_id] = result
+                failures = self._charger_failures.get(evse_id, 0) + 1
+                self._charger_failures[evse_id] = failures
+                backoff = CONNECTIVITY_SLICE.total_seconds() * 2 ** min(failures - 1, 16)
+                self._due_at[evse_id] = now + min(backoff, period)
+                if failures == 1:
+                    _LOGGER.warning("Cannot read connectivity of charger %s: %s", evse_id, result)
+                else:
+                    connectivity.pop(evse_id, None)
             elif isinstance(result, BaseException):
                 raise result
             else:
+                if self._charger_failures.pop(evse_id, None):
+                    _LOGGER.info("Connectivity of charger %s can be read again", evse_id)
                 connectivity[evse_id] = result
-        failures = sorted(errors.values(), key=lambda err: not isinstance(err, EvEnergyAuthError))
-        if failures and (isinstance(failures[0], EvEnergyAuthError) or not connectivity):
-            # Nothing worked (or the sign-in is gone): the data set as a whole has failed.
-            raise failures[0]
-        for evse_id in errors.keys() - self._failing:
-            _LOGGER.warning("Cannot read connectivity of charger %s: %s", evse_id, errors[evse_id])
-        for evse_id in self._failing - errors.keys():
-            _LOGGER.info("Connectivity of charger %s can be read again", evse_id)
-        self._failing = set(errors)
+                self._due_at[evse_id] = now + period
+        for error in errors.values():
+            # The sign-in or the request budget are the whole data set's problem; anything
+            # else is one charger's, handled above.
+            if isinstance(error, EvEnergyAuthError | EvEnergyRateLimitError):
+                raise error
         return connectivity

@@ -42,7 +42,13 @@ async def async_get_config_entry_diagnostics(
     plans = entry.runtime_data.plans
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
-        "data": async_redact_data(asdict(coordinator.data), TO_REDACT),
+        "data": async_redact_data(
+            {
+                **asdict(coordinator.data),
+                "ids_with_device": sorted(coordinator.data.ids_with_device),
+            },
+            TO_REDACT,
+        ),
         "sessions": async_redact_data(
             {vehicle_id: asdict(session) for vehicle_id, session in sessions.items()}, TO_REDACT
         ),

@@ -82,8 +82,8 @@ def async_add_resource_entities(
     @callback
     def add_new() -> None:
         data = coordinator.data
-        known.intersection_update(coordinator.ids_with_device)
-        present = coordinator.ids_with_device & (data.vehicles.keys() | data.evses.keys())
+        known.intersection_update(data.ids_with_device)
+        present = data.ids_with_device & (data.vehicles.keys() | data.evses.keys())
         if new := present - known:
             known.update(new)
             async_add_entities(
@@ -94,7 +94,28 @@ def async_add_resource_entities(
     entry.async_on_unload(coordinator.async_add_listener(add_new))
 
 
-class EvEnergyEntity(CoordinatorEntity[EvEnergyCoordinator]):
+class ChangeFilter:
+    """Skips state writes of entities whose resource did not change.
+
+    A coordinator tells its listeners which resources changed (`changed_ids`); an entity of
+    another resource has nothing new to show unless its availability flipped.
+    """
+
+    resource_id: str
+    _shown_available: bool | None = None
+
+    def _shows_news(self, changed_ids: set[str] | None, available: bool) -> bool:
+        if (
+            changed_ids is not None
+            and self.resource_id not in changed_ids
+            and available == self._shown_available
+        ):
+            return False
+        self._shown_available = available
+        return True
+
+
+class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyCoordinator]):
     """An entity of one ev.energy resource, unique id `<resource id>_<key>`."""
 
     _attr_has_entity_name = True
@@ -110,6 +131,16 @@ class EvEnergyEntity(CoordinatorEntity[EvEnergyCoordinator]):
         self.entity_description = description
         self.resource_id = resource_id
         self._attr_unique_id = f"{resource_id}_{description.key}"
+
+    async def async_added_to_hass(self) -> None:
+        """Remember the availability the first state was written with."""
+        await super().async_added_to_hass()
+        self._shown_available = self.available
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        if self._shows_news(self.coordinator.changed_ids, self.available):
+            super()._handle_coordinator_update()
 
 
 class EvEnergyVehicleEntity(EvEnergyEntity):
@@ -166,7 +197,7 @@ def account_device_info(user_id: str) -> DeviceInfo:
 
 
 class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
-    CoordinatorEntity[CoordinatorT]
+    ChangeFilter, CoordinatorEntity[CoordinatorT]
 ):
     """An entity of a slower coordinator that also follows the live poll.
 
@@ -191,11 +222,21 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
         self._attr_device_info = device_info
 
     async def async_added_to_hass(self) -> None:
-        """Also follow the live poll."""
+        """Also follow the live poll; remember the availability first written."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.main.async_add_listener(self._handle_coordinator_update)
-        )
+        self._shown_available = self.available
+        self.async_on_remove(self.coordinator.main.async_add_listener(self._handle_live_update))
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        if self._shows_news(self.coordinator.changed_ids, self.available):
+            super()._handle_coordinator_update()
+
+    @callback
+    def _handle_live_update(self) -> None:
+        """Rewrite only if the live poll changed this entity's resource (or the account)."""
+        if self._shows_news(self.coordinator.main.changed_ids, self.available):
+            super()._handle_coordinator_update()
 
     @property
     def in_account(self) -> bool:

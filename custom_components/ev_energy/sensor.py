@@ -658,6 +658,23 @@ class HealthSensor(EvEnergyAccountEntity, SensorEntity):
     """A diagnostic of the connection; available even while ev.energy cannot be reached."""
 
     entity_description: HealthSensorDescription
+    _shown: SensorValue = None
+
+    async def async_added_to_hass(self) -> None:
+        """Follow every refresh, whether or not it changed any data."""
+        await super().async_added_to_hass()
+        self._shown = self.native_value
+        self.async_on_remove(self.coordinator.async_add_refresh_listener(self._on_refresh))
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Nothing: these figures move with refreshes, not with the account's data."""
+
+    @callback
+    def _on_refresh(self) -> None:
+        if (value := self.native_value) != self._shown:
+            self._shown = value
+            self.async_write_ha_state()
 
     @property
     def available(self) -> bool:

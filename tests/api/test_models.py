@@ -175,7 +175,20 @@ def test_user_fixture_with_expanded_tariff() -> None:
         tariff_id=TARIFF_ID,
         country_code="GB",
         carbon_intensity_grams_per_kilowatt_hour=182,
+        evse_ids=("evse01HSH04KDEWF6Z4DB2J77J74K5",),
     )
+
+
+@pytest.mark.parametrize(
+    ("evses", "expected"),
+    [([], ()), (None, None), ("nonsense", None), (["https://x/v2/evses/evse1/", 7], ("evse1",))],
+)
+def test_user_lists_chargers(evses: object, expected: tuple[str, ...] | None) -> None:
+    """The user's chargers: none listed, not said, or unreadable items skipped."""
+    raw = {**load_fixture("user.json"), "evses": evses}
+    if evses is None:
+        del raw["evses"]
+    assert User.from_api(raw).evse_ids == expected
 
 
 def test_user_fixture_with_tariff_url() -> None:

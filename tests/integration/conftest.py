@@ -365,7 +365,7 @@ async def ev_energy(
     assert await async_setup_component(hass, "homeassistant", {})  # update_entity
     sim_entry.add_to_hass(hass)
     assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"api_url": sim.base_url}})
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert sim_entry.state is ConfigEntryState.LOADED
     harness = Harness(hass, sim, sim_entry, freezer, caplog)
     harness.baseline_registry = harness.registry()

@@ -85,8 +85,9 @@ async def test_happy_path_values_and_charge_limit(ev_energy: Harness) -> None:
 
 @pytest.mark.parametrize(
     ("count", "path"),
-    [(1, "^/v2/vehicles$"), (1, "^/v2/tariffs/"), (3, "^/v2/")],
-    ids=["vehicles", "tariff", "every-request-of-a-poll"],
+    # A live poll reads vehicles and chargers; the tariff only hourly (its prices cover now).
+    [(1, "^/v2/vehicles$"), (1, "^/v2/evses$"), (2, "^/v2/")],
+    ids=["vehicles", "chargers", "every-request-of-a-poll"],
 )
 async def test_unauthorized_refreshes_token(ev_energy: Harness, count: int, path: str) -> None:
     """401s make the client refresh the token at /o/token/ and retry; nothing is lost."""
@@ -235,7 +236,6 @@ async def test_rate_limit_waits_for_retry_after(ev_energy: Harness, retry_after:
 
     resumed = h.requests(sent)
     assert {("GET", VEHICLES, 200), ("GET", EVSES, 200)} <= set(resumed)
-    assert ("GET", f"/v2/tariffs/{h.sim.world.tariff.id}", 200) in resumed
     assert all(status == 200 for *_, status in resumed), resumed
     h.assert_recovered()
     h.assert_invariants(outages=1)
@@ -279,7 +279,7 @@ async def test_hang_is_bounded_by_request_timeout(ev_energy: Harness) -> None:
         h.freezer.tick(UPDATE_INTERVAL)
         async_fire_time_changed(h.hass)
         await h.spin(lambda: fault not in h.sim.faults.faults, "the request to reach the sim")
-        others = {EVSES, f"/v2/tariffs/{h.sim.world.tariff.id}"}
+        others = {EVSES}
         await h.spin(
             lambda: others <= {path for _, path, _ in h.requests(start)},
             "the poll's other requests to finish",
@@ -336,9 +336,7 @@ async def test_hanging_token_refresh_is_bounded_by_request_timeout(ev_energy: Ha
     h.assert_invariants()
 
 
-@pytest.mark.parametrize(
-    "path", ["^/v2/vehicles$", "^/v2/evses$", "^/v2/tariffs/"], ids=["vehicles", "evses", "tariff"]
-)
+@pytest.mark.parametrize("path", ["^/v2/vehicles$", "^/v2/evses$"], ids=["vehicles", "evses"])
 async def test_malformed_json(ev_energy: Harness, path: str) -> None:
     """A truncated JSON body fails that poll cleanly; the next poll brings the data back."""
     h = ev_energy

@@ -308,12 +308,15 @@ class User:
     tariff_id: str | None
     country_code: str | None
     carbon_intensity_grams_per_kilowatt_hour: int | None
+    # The account's chargers as the user resource lists them; None when it does not say.
+    evse_ids: tuple[str, ...] | None = None
 
     @classmethod
     def from_api(cls, raw: object) -> User:
         """Parse a User; `default_location` may be a Location or a LocationDetail."""
         data, user_id = _require_id(raw)
         location = _object(data, "default_location") or {}
+        evses = data.get("evses")
         return cls(
             id=user_id,
             email=_str(data, "email"),
@@ -323,6 +326,11 @@ class User:
             carbon_intensity_grams_per_kilowatt_hour=_int(
                 location, "current_carbon_intensity_grams_per_kilowatt_hour"
             ),
+            evse_ids=tuple(
+                evse_id for item in evses if (evse_id := id_from_reference(item)) is not None
+            )
+            if isinstance(evses, list)
+            else None,
         )
 
 

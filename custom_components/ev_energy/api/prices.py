@@ -202,6 +202,14 @@ class PriceSchedule:
         )
         self._starts = [interval.start for interval in self.intervals]
 
+    def __eq__(self, other: object) -> bool:
+        """Compare by the intervals, so an unchanged price list is no update."""
+        if not isinstance(other, PriceSchedule):
+            return NotImplemented
+        return self.intervals == other.intervals
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __bool__(self) -> bool:
         """Return True when any price is known."""
         return bool(self.intervals)

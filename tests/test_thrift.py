@@ -1,0 +1,135 @@
+"""Fresher state for fewer requests: lean polls, no needless writes, a start-up never held up."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import Entity
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.ev_energy.const import UPDATE_INTERVAL
+
+from .conftest import (
+    API,
+    CONNECTIVITY_URL,
+    PRICES_URL,
+    SCHEDULES_URL,
+    SESSIONS_URL,
+    VEHICLES_URL,
+    MockApi,
+    setup_integration,
+    state_of,
+)
+
+SOC = "sensor.family_car_state_of_charge"
+
+
+async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+def writes() -> Generator[list[str]]:
+    """Entity ids in the order their state was written."""
+    written: list[str] = []
+    original = Entity.async_write_ha_state
+
+    def counting(self: Entity) -> None:
+        written.append(self.entity_id)
+        original(self)
+
+    with patch.object(Entity, "async_write_ha_state", counting):
+        yield written
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_unchanged_poll_rewrites_only_what_moved(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+    writes: list[str],
+) -> None:
+    """A live poll that brings nothing new writes only the health figures that moved."""
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 60)
+    entities = len(hass.states.async_all())
+    assert entities > 60
+
+    writes.clear()
+    await _tick(hass, freezer, 60)
+    assert sorted(writes) == [
+        "sensor.ev_energy_account_api_requests_in_the_last_hour",
+        "sensor.ev_energy_account_last_successful_update",
+    ]
+
+    # One vehicle's charge rate changes: only that vehicle's entities are looked at again.
+    writes.clear()
+    mock_api.vehicles[0]["latest_status_log"]["charge_rate_watts"] = 3100
+    await _tick(hass, freezer, 60)
+    assert state_of(hass, "sensor.family_car_charge_power").state == "3.1"
+    touched = {entity_id for entity_id in writes if "family_car" in entity_id}
+    assert touched
+    assert not [e for e in writes if "nissan" in e or "hypervolt" in e or "van" in e]
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_setup_waits_only_for_the_live_poll(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+) -> None:
+    """Prices, sessions, plans and connectivity hanging do not hold up Home Assistant."""
+    gates = [mock_api.hold(url) for url in (PRICES_URL, SESSIONS_URL, CONNECTIVITY_URL)]
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert state_of(hass, SOC).state == "63"
+    assert state_of(hass, "sensor.family_car_last_session_energy").state == STATE_UNKNOWN
+
+    for gate in gates:
+        gate.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_of(hass, "sensor.family_car_last_session_energy").state == "12.4"
+    assert len(mock_api.calls(SCHEDULES_URL)) == 1, "the plan follows the sessions"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_connectivity_reads_are_spread_out(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """30 chargers: a few reads every 5 minutes, each charger once an hour, never a burst."""
+    chargers = [f"evse01HSH04KDEWF6Z4DB2J77J{n:04d}" for n in range(29)]
+    urls = [CONNECTIVITY_URL, *(mock_api.add_charger(evse_id) for evse_id in chargers)]
+    mock_api.user["evses"] = [f"{API}/evses/{e['id']}" for e in mock_api.evses]
+    await setup_integration(hass, config_entry)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    def reads() -> int:
+        return sum(len(mock_api.calls(url)) for url in urls)
+
+    per_slice = []
+    for _ in range(12):
+        before = reads()
+        for _ in range(5):
+            await _tick(hass, freezer, 60)
+        per_slice.append(reads() - before)
+    assert max(per_slice) <= 3, per_slice
+    assert all(len(mock_api.calls(url)) in (1, 2) for url in urls)
+    assert reads() <= 33
+    # The live poll keeps its one-minute pace while a car charges.
+    assert config_entry.runtime_data.coordinator.update_interval == UPDATE_INTERVAL
+    assert len(mock_api.calls(VEHICLES_URL)) >= 60
