@@ -57,3 +57,10 @@ CONNECTIVITY_REFRESH_INTERVAL: Final = timedelta(hours=1)
 # A vehicle or charger must be missing from this many successful polls in a row before its
 # device is removed, so one truncated or glitchy answer never deletes anything.
 MISSING_POLLS_BEFORE_REMOVAL: Final = 3
+
+# Charging history imported as long-term statistics: how far back the first import reaches,
+# and whether removing the entry also deletes those statistics (kept by default).
+CONF_HISTORY_DAYS: Final = "history_days"
+CONF_CLEAR_HISTORY_ON_REMOVE: Final = "clear_history_on_remove"
+DEFAULT_HISTORY_DAYS: Final = 90
+MAX_HISTORY_DAYS: Final = 365
