@@ -416,7 +416,7 @@ async def test_backfill_of_90_days_stays_within_a_tenth_of_the_limit(
     )
     assert busiest <= 100
     assert len(times) > 100  # the backfill really needed more than one hour's share
-    first_list = next(q for _, what, q in api.requests if what == "list")
+    first_list = next(q for _, what, q in api.requests if "end__gt" in q)
     assert _utc(first_list["end__gt"]) == now - timedelta(days=90)
     hours = await _hours(hass, ENERGY)
     assert max(total for _, total in hours.values()) == pytest.approx(expected_kwh)
@@ -515,12 +515,16 @@ async def test_api_failure_pauses_the_import_and_loses_nothing(
     history_api: HistoryApi,
 ) -> None:
     """A failed energy usage request is retried on a later tick; entities are unaffected."""
-    mock_api.fail(f"{SUBS_URL}/{OPEN}/energy_usage", Fault(status=503))
+    mock_api.fail(f"{SUBS_URL}/{OVERNIGHT}/energy_usage", Fault(status=503))
     await setup_integration(hass, config_entry)
-    assert "11-22 08" not in await _hours(hass, ENERGY)
-    assert (await _hours(hass, ENERGY))["11-22 01"] == (7.0, 24.5)
+    hours = await _hours(hass, ENERGY)
+    assert (hours["11-22 08"], hours["11-22 09"]) == ((7.0, 7.0), (7.0, 14.0))
+    assert "11-22 01" not in hours
+    assert config_entry.state is ConfigEntryState.LOADED
     await _tick(hass, freezer)
-    assert (await _hours(hass, ENERGY))["11-22 09"] == (7.0, 38.5)
+    # The older sub-session lands before the newer one's hours, whose sums move up.
+    hours = await _hours(hass, ENERGY)
+    assert (hours["11-22 01"], hours["11-22 08"]) == ((7.0, 24.5), (7.0, 31.5))
 
 
 @pytest.mark.usefixtures("setup_credentials")
@@ -630,3 +634,38 @@ async def test_sub_session_without_a_vehicle_is_reported_once(
     await _tick(hass, freezer, 30)
     assert history_api.usage_fetches(orphan["id"]) == 0
     assert sum("names no vehicle" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_recent_charging_goes_ahead_of_the_backfill(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    history_api: HistoryApi,
+) -> None:
+    """A sub-session that ends during a long backfill is imported at the next listing."""
+    now = dt_util.utcnow()
+    for day in range(2, 60):
+        start = (now - timedelta(days=day)).replace(minute=0)
+        sub_id = f"csub{start:%Y%m%d%H}000000000000000000"
+        history_api.add(
+            {
+                **_fixture_subs()[OVERNIGHT],
+                "id": sub_id,
+                "start": _iso(start),
+                "end": _iso(start + timedelta(hours=1)),
+            },
+            _usage(sub_id, [_interval(start, 1000)]),
+        )
+    await setup_integration(hass, config_entry)
+    assert history_api.usage_fetches(OPEN) == 1  # the open one first
+    end = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
+    history_api.add(
+        {**_fixture_subs()[OPEN], "end": _iso(end), "energy_delivered_watt_hours": 15750},
+        _open_usage(end, end),
+    )
+    await _tick(hass, freezer, 30)
+    assert history_api.usage_fetches(OPEN) == 2
+    assert history_api.usage_fetches() < 59
+    assert (await _hours(hass, ENERGY))["11-22 10"][0] == 3.5

@@ -248,21 +248,25 @@ class ChargingHistory:
         )
 
     async def _async_list(self, data: StoredHistory, last: datetime | None) -> None:
-        """Queue sub-sessions that are new, open and growing, or recalculated."""
+        """Queue sub-sessions that are new, open and growing, or recalculated, newest first.
+
+        They go ahead of what is still waiting, so a backfill never delays recent charging.
+        """
         since = dt_util.parse_datetime(data["since"], raise_on_error=True)
         ended_after = since if last is None else max(since, last - REVISION_WINDOW)
-        listed = await self.client.async_get_sub_sessions(ended_after=ended_after)
-        listed += await self.client.async_get_sub_sessions(is_finished=False)
-        queued = {summary["id"] for summary in data["pending"]}
+        listed = await self.client.async_get_sub_sessions(is_finished=False)
+        listed += await self.client.async_get_sub_sessions(ended_after=ended_after)
+        fresh: dict[str, dict[str, Any]] = {}
         for sub in listed:
             known = data["imported"].get(sub.id)
-            if sub.id in queued or (known and known["fingerprint"] == _fingerprint(sub)):
+            if known and known["fingerprint"] == _fingerprint(sub):
                 continue
             if sub.vehicle_id is None:
                 self._report(sub.id, "", "it names no vehicle")
                 continue
-            data["pending"].append(_summary(sub))
-            queued.add(sub.id)
+            fresh[sub.id] = _summary(sub)
+        waiting = [summary for summary in data["pending"] if summary["id"] not in fresh]
+        data["pending"] = [*fresh.values(), *waiting]
 
     def _import(
         self, sub: ChargingSubSession, usage: EnergyUsage, changed: dict[str, set[str]]
