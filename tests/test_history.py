@@ -669,3 +669,28 @@ async def test_recent_charging_goes_ahead_of_the_backfill(
     assert history_api.usage_fetches(OPEN) == 2
     assert history_api.usage_fetches() < 59
     assert (await _hours(hass, ENERGY))["11-22 10"][0] == 3.5
+
+
+@pytest.mark.usefixtures("setup_credentials")
+@pytest.mark.parametrize("gone", [True, False], ids=["404", "unreadable"])
+async def test_a_sub_session_that_cannot_be_read_does_not_block_the_rest(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+    caplog: pytest.LogCaptureFixture,
+    gone: bool,
+) -> None:
+    """A deleted (404) or unreadable sub-session is skipped with one warning; others import."""
+    history_api.usage[OPEN] = cast("dict[str, Any]", [])  # a list where an object belongs
+    if gone:
+        mock_api.fail(f"{SUBS_URL}/{OPEN}/energy_usage", Fault(status=404), times=5)
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer)
+    hours = await _hours(hass, ENERGY)
+    assert hours["11-22 01"] == (7.0, 24.5)
+    assert "11-22 08" not in hours
+    assert history_api.usage_fetches(OPEN) == (0 if gone else 1)
+    assert sum("energy usage not imported" in r.message for r in caplog.records) == 1

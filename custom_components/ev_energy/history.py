@@ -37,7 +37,14 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api import ChargingSubSession, EnergyUsage, EvEnergyClient, EvEnergyError
+from .api import (
+    ChargingSubSession,
+    EnergyUsage,
+    EvEnergyApiError,
+    EvEnergyClient,
+    EvEnergyError,
+    EvEnergyResponseError,
+)
 from .const import (
     CONF_CLEAR_HISTORY_ON_REMOVE,
     CONF_HISTORY_DAYS,
@@ -158,6 +165,7 @@ class ChargingHistory:
         self._reported: set[tuple[str, str]] = set()
         self._data: StoredHistory | None = None
         self._requests: deque[datetime] = deque()
+        self._backlog = False
 
     async def async_start(self) -> None:
         """Load progress, apply the backfill window, start ticking (first tick at once)."""
@@ -234,13 +242,25 @@ class ChargingHistory:
                 summary = data["pending"][0]
                 budget -= 1
                 self._requests.append(dt_util.utcnow())
-                usage = await self.client.async_get_energy_usage(summary["id"])
+                try:
+                    usage = await self.client.async_get_energy_usage(summary["id"])
+                except (EvEnergyApiError, EvEnergyResponseError) as err:
+                    if isinstance(err, EvEnergyApiError) and err.status != 404:
+                        raise
+                    # Gone or unreadable: waiting for it would block everything behind it.
+                    self._report(summary["id"], "", f"energy usage not imported: {err}")
+                    data["pending"].pop(0)
+                    continue
                 data["pending"].pop(0)
                 self._import(_from_summary(summary), usage, changed)
         finally:
             # What was imported before a failure is written all the same.
             await self._async_write(changed)
-        _LOGGER.info(
+        # A backlog (the backfill) is logged batch by batch; routine updates only in debug logs.
+        backlog = bool(data["pending"]) or self._backlog
+        self._backlog = bool(data["pending"])
+        _LOGGER.log(
+            logging.INFO if backlog else logging.DEBUG,
             "Charging history: imported %s of %s waiting sub-sessions (%s left)",
             waiting - len(data["pending"]),
             waiting,
