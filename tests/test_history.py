@@ -694,3 +694,31 @@ async def test_a_sub_session_that_cannot_be_read_does_not_block_the_rest(
     assert "11-22 08" not in hours
     assert history_api.usage_fetches(OPEN) == (0 if gone else 1)
     assert sum("energy usage not imported" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_settled_sub_sessions_keep_only_their_fingerprint(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    history_api: HistoryApi,
+    hass_storage: dict[str, Any],
+) -> None:
+    """After the revision window the Store drops their hours; they are not fetched again."""
+    await setup_integration(hass, config_entry)
+    key = f"ev_energy.history.{config_entry.entry_id}"
+    await _tick(hass, freezer, 60 * 24 * 8)
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    imported = hass_storage[key]["data"]["imported"]
+    assert imported[OPEN]["hours"]  # still open: it may change
+    assert imported[OVERNIGHT]["hours"]  # 8 days: within the window and a day
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await _tick(hass, freezer, 60 * 24 * 2)
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    imported = hass_storage[key]["data"]["imported"]
+    assert imported[OVERNIGHT]["hours"] == {}
+    assert imported[OVERNIGHT]["fingerprint"][1] == 24500
+    assert imported[OPEN]["hours"]
+    assert history_api.usage_fetches(OVERNIGHT) == 1
+    assert (await _hours(hass, ENERGY))["11-22 01"] == (7.0, 24.5)

@@ -90,6 +90,7 @@ class Imported(TypedDict):
     currency: str | None
     fingerprint: list[Any]
     hours: Hours
+    imported_at: str
 
 
 class StoredHistory(TypedDict):
@@ -308,6 +309,7 @@ class ChargingHistory:
             currency=usage.currency or sub.currency,
             fingerprint=_fingerprint(sub),
             hours=hours,
+            imported_at=dt_util.utcnow().isoformat(),
         )
         touched = changed.setdefault(sub.vehicle_id, set())
         touched.update(hours)
@@ -408,7 +410,25 @@ class ChargingHistory:
     def _stored(self) -> StoredHistory:
         assert self._data is not None
         self._data["requests"] = [t.isoformat() for t in self._requests]
+        self._prune(self._data)
         return self._data
+
+    @staticmethod
+    def _prune(data: StoredHistory) -> None:
+        """Forget the hours of sub-sessions that can no longer change, keeping the Store small.
+
+        Ended and imported more than a revision window (and a day) ago, they are never listed or
+        fetched again, so their hours are never recomputed; their fingerprint stays so they are
+        not imported twice if a longer backfill lists them again.
+        """
+        cutoff = dt_util.utcnow() - REVISION_WINDOW - timedelta(days=1)
+        for imported in data["imported"].values():
+            end = imported["fingerprint"][0]
+            if not imported["hours"] or end is None:
+                continue
+            moments = (dt_util.parse_datetime(t) for t in (end, imported["imported_at"]))
+            if all(moment is not None and moment < cutoff for moment in moments):
+                imported["hours"] = {}
 
 
 async def async_setup_history(
