@@ -17,6 +17,7 @@ from homeassistant.components.recorder.statistics import (
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -722,3 +723,22 @@ async def test_settled_sub_sessions_keep_only_their_fingerprint(
     assert imported[OPEN]["hours"]
     assert history_api.usage_fetches(OVERNIGHT) == 1
     assert (await _hours(hass, ENERGY))["11-22 01"] == (7.0, 24.5)
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_waits_for_the_recorder_to_be_ready(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    history_api: HistoryApi,
+) -> None:
+    """Until the recorder processes its queue (after start-up), nothing is requested."""
+    recorder_mock.async_recorder_ready.clear()
+    config_entry.add_to_hass(hass)
+    # Not setup_integration: its wait for all tasks would wait for the recorder too.
+    assert await async_setup_component(hass, "ev_energy", {})
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert history_api.requests == []
+    recorder_mock.async_recorder_ready.set()
+    await hass.async_block_till_done()
+    assert (await _hours(hass, ENERGY))["11-22 09"] == (7.0, 38.5)

@@ -196,6 +196,9 @@ class ChargingHistory:
         if self._lock.locked():
             return
         async with self._lock:
+            # The recorder writes nothing before Home Assistant has finished starting: wait for
+            # it rather than send requests whose results could not be stored yet.
+            await get_instance(self.hass).async_recorder_ready.wait()
             try:
                 await self._async_run()
             except EvEnergyError as err:

@@ -112,7 +112,9 @@ async def test_charging_history_reaches_the_statistics(stack: DemoStack) -> None
     statistic = f"ev_energy:{car['id'].lower()}_charging_energy"
     now = datetime.fromisoformat((await stack.sim("GET", "/_sim/clock"))["now"])
     rows: list[dict[str, Any]] = []
-    deadline = asyncio.get_running_loop().time() + 60
+    # The recorder starts writing once Home Assistant has finished starting, which can take
+    # a while on a fresh configuration.
+    deadline = asyncio.get_running_loop().time() + 240
     while asyncio.get_running_loop().time() < deadline:
         reply = await stack.websocket(
             {
@@ -126,7 +128,7 @@ async def test_charging_history_reaches_the_statistics(stack: DemoStack) -> None
         rows = reply.get(statistic, [])
         if rows and rows[-1]["sum"] == pytest.approx(expected_kwh, abs=0.05):
             break
-        await asyncio.sleep(1)
+        await asyncio.sleep(2)
     assert rows, f"{statistic} never appeared in the recorder"
     assert rows[-1]["sum"] == pytest.approx(expected_kwh, abs=0.05)
     # Each sub-session's energy is spread over the hours it flowed, not put in one lump.
