@@ -42,6 +42,7 @@ homeassistant:
   currency: GBP
   unit_system: metric
 frontend:
+recorder:
 logger:
   default: warning
   logs:

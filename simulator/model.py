@@ -6,7 +6,7 @@ scheduled events on the way. Moving the clock backwards does not rewind state.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import math
 from pathlib import Path
 import random
@@ -146,6 +146,8 @@ class SubSession:
     energy_wh: float = 0.0
     cost: float = 0.0
     co2_g: float = 0.0
+    # Energy delivered (Wh) in each half-hour slot, by ``slot_key``: the energy_usage intervals.
+    slots: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -179,6 +181,11 @@ def _check_keys(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
     """Reject unknown keys so typos in scenarios and admin calls do not pass silently."""
     if unknown := set(data) - set(allowed):
         raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+
+
+def slot_key(instant: datetime) -> str:
+    """Key of the half hour containing ``instant`` (UTC ISO text, so the state dump is JSON)."""
+    return floor_half_hour(instant).astimezone(UTC).isoformat()
 
 
 def _parse_time(value: str) -> datetime:
@@ -410,6 +417,8 @@ class World:
             step_end = min(end, floor_half_hour(cursor) + HALF_HOUR)
             kwh = energy * (step_end - cursor).total_seconds() / total / 1000
             sub.energy_wh += kwh * 1000
+            slot = slot_key(cursor)
+            sub.slots[slot] = sub.slots.get(slot, 0.0) + kwh * 1000
             sub.cost += kwh * self.tariff.price_at(cursor)
             sub.co2_g += kwh * self.carbon_now(cursor)
             cursor = step_end

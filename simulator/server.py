@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from .admin import AdminApi
 from .api import V2Api
 from .clock import SimClock
+from .energy import SubSessionApi
 from .faults import FaultRegistry
 from .model import DEFAULT_SCENARIO, World
 from .oauth import DEFAULT_REDIRECT_URIS, INTEGRATION_SCOPES, OAuthServer
@@ -69,7 +70,9 @@ class SimulatorServer:
             middlewares=[self._log_requests, self._v2_envelope, self.faults.middleware()]
         )
         self.app.add_routes(self.oauth.routes())
-        self.app.add_routes(V2Api(self.world, self.oauth, self.limiter).routes())
+        v2 = V2Api(self.world, self.oauth, self.limiter)
+        self.app.add_routes(v2.routes())
+        self.app.add_routes(SubSessionApi(v2).routes())
         self.app.add_routes(AdminApi(self).routes())
         self._runner: web.AppRunner | None = None
         self.base_url = ""

@@ -34,7 +34,17 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     do_adhoc_statistics,
 )
 
-from .conftest import NOW, SESSIONS_URL, VEHICLE_ID, Fault, MockApi, setup_integration, state_of
+from .conftest import (
+    API,
+    NO_MORE_PAGES,
+    NOW,
+    SESSIONS_URL,
+    VEHICLE_ID,
+    Fault,
+    MockApi,
+    setup_integration,
+    state_of,
+)
 
 ENERGY = "sensor.family_car_session_energy"
 SESSION_A = "cses01HSH04KDEWF6Z4DB2J77J7AAA"
@@ -148,6 +158,14 @@ def auto_enable_custom_integrations(
     recorder_mock: Recorder, enable_custom_integrations: None
 ) -> None:
     """Start the recorder before Home Assistant (it must), then load ev_energy."""
+
+
+@pytest.fixture(autouse=True)
+def no_charging_history(mock_api: MockApi) -> None:
+    """With the recorder running the history import lists sub-sessions: here there are none."""
+    mock_api._endpoint(
+        "get", f"{API}/charging_sub_sessions", lambda *_: ([], {"Link": NO_MORE_PAGES})
+    )
 
 
 @pytest.fixture

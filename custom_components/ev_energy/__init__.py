@@ -27,6 +27,7 @@ from .coordinator import (
     EvEnergyRuntimeData,
     EvEnergySessionsCoordinator,
 )
+from .history import async_remove_history, async_setup_history
 from .issues import async_check_scopes
 from .oauth import OAuth2SessionAuth
 from .plan_coordinator import EvEnergyPlanCoordinator
@@ -94,6 +95,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         plans=plans,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await async_setup_history(hass, entry, client, coordinator)
     return True
 
 
@@ -105,6 +107,11 @@ async def _async_refresh_in_turn(*coordinators: DataUpdateCoordinator[Any]) -> N
 async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
     """Unload the platforms."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> None:
+    """Keep or clear the imported charging statistics, as chosen in the options."""
+    await async_remove_history(hass, entry)
 
 
 async def async_remove_config_entry_device(

@@ -16,6 +16,7 @@ from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -25,7 +26,16 @@ import probatio
 
 from .api import EvEnergyClient, EvEnergyError, StaticTokenAuth
 from .application_credentials import api_url
-from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS, DOMAIN, SCOPES
+from .const import (
+    CONF_CLEAR_HISTORY_ON_REMOVE,
+    CONF_HISTORY_DAYS,
+    CONF_WINDOW_END,
+    CONF_WINDOW_HOURS,
+    DEFAULT_HISTORY_DAYS,
+    DOMAIN,
+    MAX_HISTORY_DAYS,
+    SCOPES,
+)
 from .coordinator import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,7 +50,7 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: EvEnergyConfigEntry) -> EvEnergyOptionsFlow:
-        """Options: the cheapest charging window."""
+        """Options: the cheapest charging window and the charging history."""
         return EvEnergyOptionsFlow()
 
     @property
@@ -103,12 +113,22 @@ OPTIONS_SCHEMA = probatio.Schema(
             )
         ),
         probatio.Required(CONF_WINDOW_END, default="07:00:00"): TimeSelector(),
+        probatio.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS): NumberSelector(
+            NumberSelectorConfig(
+                min=0,
+                max=MAX_HISTORY_DAYS,
+                step=1,
+                unit_of_measurement="d",
+                mode=NumberSelectorMode.BOX,
+            )
+        ),
+        probatio.Required(CONF_CLEAR_HISTORY_ON_REMOVE, default=False): BooleanSelector(),
     }
 )
 
 
 class EvEnergyOptionsFlow(OptionsFlowWithReload):
-    """Set up the "cheapest window" binary sensor (0 hours turns it off)."""
+    """The "cheapest window" binary sensor (0 hours turns it off) and the charging history."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show or store the options; the entry reloads to apply them."""

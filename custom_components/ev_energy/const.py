@@ -81,3 +81,10 @@ MISSING_POLLS_BEFORE_REMOVAL: Final = 3
 PLAN_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 # Timer jitter: a copy read this little less than the interval ago counts as due.
 PLAN_REFRESH_SLACK: Final = timedelta(minutes=1)
+
+# Charging history imported as long-term statistics: how far back the first import reaches,
+# and whether removing the entry also deletes those statistics (kept by default).
+CONF_HISTORY_DAYS: Final = "history_days"
+CONF_CLEAR_HISTORY_ON_REMOVE: Final = "clear_history_on_remove"
+DEFAULT_HISTORY_DAYS: Final = 90
+MAX_HISTORY_DAYS: Final = 365

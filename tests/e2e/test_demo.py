@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -94,6 +95,45 @@ async def test_demo_end_to_end(stack: DemoStack) -> None:
     step = await stack._json("POST", f"/api/config/config_entries/flow/{reauth[0]['flow_id']}")
     assert await stack.complete_oauth_flow(step) == stack.entry_id
     await stack.wait_for(SOC, lambda s: s not in ("unavailable", "unknown"))
+
+
+async def test_charging_history_reaches_the_statistics(stack: DemoStack) -> None:
+    """The simulator's finished charging lands in HA's long-term statistics, hour by hour."""
+    world = await stack.sim("GET", "/_sim/state")
+    car = _vehicle(world, "Family car")
+    finished = [
+        sub
+        for session in world["sessions"]
+        if session["vehicle_id"] == car["id"]
+        for sub in session["subs"]
+        if sub["end"] is not None
+    ]
+    expected_kwh = sum(sub["energy_wh"] for sub in finished) / 1000
+    assert expected_kwh > 0
+    statistic = f"ev_energy:{car['id'].lower()}_charging_energy"
+    now = datetime.fromisoformat((await stack.sim("GET", "/_sim/clock"))["now"])
+    rows: list[dict[str, Any]] = []
+    # The recorder starts writing once Home Assistant has finished starting, which can take
+    # a while on a fresh configuration.
+    deadline = asyncio.get_running_loop().time() + 240
+    while asyncio.get_running_loop().time() < deadline:
+        reply = await stack.websocket(
+            {
+                "type": "recorder/statistics_during_period",
+                "start_time": (now - timedelta(days=10)).isoformat(),
+                "statistic_ids": [statistic],
+                "period": "hour",
+                "types": ["state", "sum"],
+            }
+        )
+        rows = reply.get(statistic, [])
+        if rows and rows[-1]["sum"] == pytest.approx(expected_kwh, abs=0.05):
+            break
+        await asyncio.sleep(2)
+    assert rows, f"{statistic} never appeared in the recorder"
+    assert rows[-1]["sum"] == pytest.approx(expected_kwh, abs=0.05)
+    # Each sub-session's energy is spread over the hours it flowed, not put in one lump.
+    assert len([row for row in rows if row["state"] > 0]) > len(finished)
 
 
 async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from .exceptions import (
 )
 from .models import (
     ChargingSession,
+    ChargingSubSession,
+    EnergyUsage,
     Evse,
     EvseConnectivity,
     ScheduleInterval,
@@ -203,6 +205,34 @@ class EvEnergyClient:
         if not isinstance(items, list):
             raise EvEnergyResponseError("expected a schedules list")
         return _parse_each(items, ScheduleInterval.from_api)
+
+    async def async_get_sub_sessions(
+        self,
+        *,
+        ended_after: datetime | None = None,
+        is_finished: bool | None = None,
+        vehicle_id: str | None = None,
+    ) -> list[ChargingSubSession]:
+        """Return sub-sessions (newest first), following pagination.
+
+        `ended_after` keeps those that ended after the instant (open ones have no end, so
+        they are left out); `is_finished=False` keeps only the open ones.
+        """
+        params = [("page_size", str(PAGE_SIZE))]
+        if ended_after is not None:
+            params.append(("end__gt", ended_after.astimezone(UTC).isoformat()))
+        if is_finished is not None:
+            params.append(("is_finished", "true" if is_finished else "false"))
+        if vehicle_id is not None:
+            params.append(("vehicle_id", vehicle_id))
+        items = await self._get_list(self._base / "charging_sub_sessions", params)
+        return _parse_each(items, ChargingSubSession.from_api)
+
+    async def async_get_energy_usage(self, sub_session_id: str) -> EnergyUsage:
+        """Return the intervals in which a sub-session's energy actually flowed."""
+        return EnergyUsage.from_api(
+            await self._get(self._base / "charging_sub_sessions" / sub_session_id / "energy_usage")
+        )
 
     async def _patch_vehicle(self, vehicle_id: str, body: dict[str, Any]) -> Vehicle:
         data, _, _ = await self._request(

@@ -23,6 +23,6 @@ def minor_unit_exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 
 
-def minor_to_major(amount: int, currency: str) -> Decimal:
-    """Convert an amount in minor units (e.g. pence) to major units (e.g. pounds)."""
+def minor_to_major(amount: int | Decimal, currency: str) -> Decimal:
+    """Convert an amount in minor units (e.g. pence, fractions allowed) to major units."""
     return Decimal(amount).scaleb(-minor_unit_exponent(currency))

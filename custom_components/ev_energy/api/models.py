@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 import logging
 import re
@@ -578,4 +579,111 @@ class ScheduleInterval:
             end=end,
             current_milliamps=current,
             schedule_type=_enum(raw, "schedule_type", ScheduleType),
+        )
+
+
+def _decimal(data: JsonObject, key: str) -> Decimal | None:
+    """Read a `format: decimal` string (or a JSON number); None when absent or not finite."""
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChargingSubSession:
+    """A sub-session as `GET /charging_sub_sessions` lists it (with its own id and vehicle)."""
+
+    id: str
+    vehicle_id: str | None
+    start: datetime | None
+    end: datetime | None
+    mode: ChargingMode | None
+    energy_watt_hours: int | None
+    cost_minor_units: int | None
+    currency: str | None
+    co2_grams: int | None
+    co2_intensity_grams_per_kilowatt_hour: int | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> ChargingSubSession:
+        """Parse a ChargingSubSession."""
+        data, sub_session_id = _require_id(raw)
+        currency = _str(data, "currency")
+        return cls(
+            id=sub_session_id,
+            vehicle_id=id_from_reference(data.get("vehicle")),
+            start=_datetime(data, "start"),
+            end=_datetime(data, "end"),
+            mode=_enum(data, "mode", ChargingMode),
+            energy_watt_hours=_int(data, "energy_delivered_watt_hours"),
+            cost_minor_units=_int(data, "cost"),
+            currency=currency.upper() if currency else None,
+            co2_grams=_int(data, "total_co2_grams"),
+            co2_intensity_grams_per_kilowatt_hour=_int(
+                data, "co2_intensity_grams_per_kilowatt_hour"
+            ),
+        )
+
+    @property
+    def is_finished(self) -> bool:
+        """The mode has ended; its intervals are complete (barring a recalculation)."""
+        return self.end is not None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UsageInterval:
+    """One energy usage interval; every field may be missing (then None)."""
+
+    started_at: datetime | None
+    interval_seconds: int | None
+    energy_delivered_watt_hours: int | None
+    meter_usage_watt_hours: int | None
+    alt_usage_watt_hours: int | None
+    percentage_import: int | None
+    # Minor currency units per kWh (e.g. pence/kWh), as the API's decimal string.
+    electricity_cost_sub_unit: Decimal | None
+
+    @classmethod
+    def from_api(cls, data: JsonObject) -> UsageInterval:
+        """Parse a UsageInterval."""
+        return cls(
+            started_at=_datetime(data, "started_at"),
+            interval_seconds=_int(data, "interval_seconds"),
+            energy_delivered_watt_hours=_int(data, "total_energy_delivered_watt_hours"),
+            meter_usage_watt_hours=_int(data, "meter_usage_watt_hours"),
+            alt_usage_watt_hours=_int(data, "alt_usage_watt_hours"),
+            percentage_import=_int(data, "percentage_import"),
+            electricity_cost_sub_unit=_decimal(data, "electricity_cost_sub_unit"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EnergyUsage:
+    """When a sub-session's energy actually flowed, interval by interval."""
+
+    currency: str | None
+    intervals: tuple[UsageInterval, ...]
+    last_updated_at: datetime | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> EnergyUsage:
+        """Parse an EnergyUsage; intervals that are not objects are dropped."""
+        if not isinstance(raw, Mapping):
+            raise EvEnergyResponseError("expected an object for energy usage")
+        data: JsonObject = raw
+        currency = _str(data, "currency")
+        items = data.get("intervals")
+        return cls(
+            currency=currency.upper() if currency else None,
+            intervals=tuple(
+                UsageInterval.from_api(item)
+                for item in (items if isinstance(items, list) else [])
+                if isinstance(item, Mapping)
+            ),
+            last_updated_at=_datetime(data, "last_updated_at"),
         )

@@ -1,0 +1,467 @@
+"""Import ev.energy's charging history as hourly long-term statistics for the Energy dashboard.
+
+Every 5 minutes a tick may list sub-sessions (every 30 minutes: the open ones, and those that
+ended since the last listing minus a week, so recalculations are seen), then fetch the energy
+usage of those that are new or whose totals changed, oldest listing first, within this module's
+own request budget (a tenth of the API's hourly limit, spread over the ticks). The first listing
+reaches back over the backfill window, so a first setup imports that history over a few hours.
+
+What each sub-session contributed to each hour is kept in a Store, so a re-import replaces that
+contribution instead of adding to it, and the recorder's running sums are restated from the
+first changed hour on. Progress (queue, window, imported contributions, recent requests) is in
+the same Store, so a restart resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from datetime import datetime, timedelta
+import logging
+from typing import Any, Final, TypedDict
+
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    get_last_statistics,
+    statistics_during_period,
+)
+from homeassistant.const import UnitOfEnergy, UnitOfMass
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .api import (
+    ChargingSubSession,
+    EnergyUsage,
+    EvEnergyApiError,
+    EvEnergyClient,
+    EvEnergyError,
+    EvEnergyResponseError,
+)
+from .const import (
+    CONF_CLEAR_HISTORY_ON_REMOVE,
+    CONF_HISTORY_DAYS,
+    DEFAULT_HISTORY_DAYS,
+    DEFAULT_RATE_LIMIT,
+    DOMAIN,
+    LOW_REMAINING_SHARE,
+)
+from .coordinator import EvEnergyConfigEntry, EvEnergyCoordinator
+from .energy_history import Quantity, hourly_values, restate
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_VERSION: Final = 1
+TICK: Final = timedelta(minutes=5)
+LISTING_INTERVAL: Final = timedelta(minutes=30)
+# ev.energy may recalculate a finished sub-session; one that ended this recently is re-listed.
+REVISION_WINDOW: Final = timedelta(days=7)
+# The share of the API's hourly limit this import may use, spread evenly over the ticks.
+HISTORY_SHARE: Final = 0.1
+TICKS_PER_HOUR: Final = int(timedelta(hours=1) / TICK)
+
+_UNITS: Final[dict[Quantity, tuple[str | None, str | None]]] = {
+    Quantity.ENERGY: (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
+    Quantity.METER_ENERGY: (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
+    Quantity.CO2: (UnitOfMass.KILOGRAMS, "mass"),
+}
+_NAMES: Final = {
+    Quantity.ENERGY: "charging energy",
+    Quantity.METER_ENERGY: "charging energy at the meter",
+    Quantity.COST: "charging cost",
+    Quantity.SAVINGS: "charging savings",
+    Quantity.CO2: "charging CO2",
+}
+
+type Hours = dict[str, dict[str, float]]
+
+
+class Imported(TypedDict):
+    """What one sub-session contributed, and the totals it had when fetched."""
+
+    vehicle: str
+    currency: str | None
+    fingerprint: list[Any]
+    hours: Hours
+    imported_at: str
+
+
+class StoredHistory(TypedDict):
+    """The Store's content."""
+
+    since: str
+    last_listing: str | None
+    pending: list[dict[str, Any]]
+    imported: dict[str, Imported]
+    requests: list[str]
+
+
+def statistic_id(vehicle_id: str, quantity: Quantity) -> str:
+    """Return the external statistic id, e.g. `ev_energy:vhcl01h..._charging_energy`."""
+    return f"{DOMAIN}:{vehicle_id.lower()}_{quantity.value}"
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[StoredHistory]:
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.history.{entry_id}")
+
+
+def _fingerprint(sub: ChargingSubSession) -> list[Any]:
+    """Totals that change when the sub-session grows or ev.energy recalculates it."""
+    end = sub.end.isoformat() if sub.end else None
+    return [end, sub.energy_watt_hours, sub.cost_minor_units, sub.co2_grams]
+
+
+def _summary(sub: ChargingSubSession) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "vehicle": sub.vehicle_id,
+        "end": sub.end.isoformat() if sub.end else None,
+        "energy": sub.energy_watt_hours,
+        "cost": sub.cost_minor_units,
+        "currency": sub.currency,
+        "co2": sub.co2_grams,
+        "intensity": sub.co2_intensity_grams_per_kilowatt_hour,
+    }
+
+
+def _from_summary(data: dict[str, Any]) -> ChargingSubSession:
+    return ChargingSubSession(
+        id=data["id"],
+        vehicle_id=data["vehicle"],
+        start=None,
+        end=dt_util.parse_datetime(data["end"]) if data["end"] else None,
+        mode=None,
+        energy_watt_hours=data["energy"],
+        cost_minor_units=data["cost"],
+        currency=data["currency"],
+        co2_grams=data["co2"],
+        co2_intensity_grams_per_kilowatt_hour=data["intensity"],
+    )
+
+
+class ChargingHistory:
+    """Keeps the recorder's charging statistics in step with ev.energy, within a budget."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        client: EvEnergyClient,
+        coordinator: EvEnergyCoordinator,
+    ) -> None:
+        """Import for `entry` through `client`; vehicles are named as `coordinator` knows them."""
+        self.hass = hass
+        self.entry = entry
+        self.client = client
+        self.coordinator = coordinator
+        self._store = _store(hass, entry.entry_id)
+        self._lock = asyncio.Lock()
+        self._reported: set[tuple[str, str]] = set()
+        self._data: StoredHistory | None = None
+        self._requests: deque[datetime] = deque()
+        self._backlog = False
+
+    async def async_start(self) -> None:
+        """Load progress, apply the backfill window, start ticking (first tick at once)."""
+        days = int(self.entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS))
+        since = dt_util.utcnow() - timedelta(days=days)
+        data = await self._store.async_load()
+        if data is None:
+            data = StoredHistory(
+                since=since.isoformat(), last_listing=None, pending=[], imported={}, requests=[]
+            )
+        elif since < dt_util.parse_datetime(data["since"], raise_on_error=True):
+            # A longer window was chosen: list again from its start.
+            data["since"], data["last_listing"] = since.isoformat(), None
+        self._data = data
+        self._requests = deque(
+            dt_util.parse_datetime(t, raise_on_error=True) for t in data["requests"]
+        )
+        self.entry.async_on_unload(self._async_save_now)
+        self.entry.async_on_unload(
+            async_track_time_interval(
+                self.hass, self._async_tick, TICK, name=f"{DOMAIN} charging history"
+            )
+        )
+        # In the background: the first run waits for the recorder, which must not hold start-up.
+        self.entry.async_create_background_task(
+            self.hass, self._async_tick(), f"{DOMAIN} charging history"
+        )
+
+    async def _async_tick(self, _: datetime | None = None) -> None:
+        if self._lock.locked():
+            return
+        async with self._lock:
+            # The recorder writes nothing before Home Assistant has finished starting: wait for
+            # it rather than send requests whose results could not be stored yet.
+            await get_instance(self.hass).async_recorder_ready.wait()
+            try:
+                await self._async_run()
+            except EvEnergyError as err:
+                _LOGGER.warning("Charging history import paused until the next try: %s", err)
+            finally:
+                self._save()
+
+    def _budget(self) -> int:
+        """Return how many requests this tick may send: its share of the hourly allowance."""
+        now = dt_util.utcnow()
+        while self._requests and self._requests[0] <= now - timedelta(hours=1):
+            self._requests.popleft()
+        limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
+        remaining = self.client.rate_limit_remaining
+        if remaining is not None and remaining < limit * LOW_REMAINING_SHARE:
+            return 0
+        hourly = int(limit * HISTORY_SHARE)
+        return max(0, min(hourly // TICKS_PER_HOUR, hourly - len(self._requests)))
+
+    def _count_from(self, before: int) -> int:
+        # Counts the live poll's requests too if it ran meanwhile: errs on the safe side.
+        sent = self.client.request_count - before
+        self._requests.extend([dt_util.utcnow()] * sent)
+        return sent
+
+    async def _async_run(self) -> None:
+        assert self._data is not None
+        data = self._data
+        budget = self._budget()
+        now = dt_util.utcnow()
+        last = dt_util.parse_datetime(data["last_listing"]) if data["last_listing"] else None
+        if budget > 0 and (last is None or now - last >= LISTING_INTERVAL):
+            before = self.client.request_count
+            try:
+                await self._async_list(data, last)
+            finally:
+                budget -= self._count_from(before)
+            data["last_listing"] = now.isoformat()
+        if not data["pending"] or budget <= 0:
+            return
+        waiting = len(data["pending"])
+        changed: dict[str, set[str]] = {}
+        try:
+            while data["pending"] and budget > 0:
+                summary = data["pending"][0]
+                budget -= 1
+                self._requests.append(dt_util.utcnow())
+                try:
+                    usage = await self.client.async_get_energy_usage(summary["id"])
+                except (EvEnergyApiError, EvEnergyResponseError) as err:
+                    if isinstance(err, EvEnergyApiError) and err.status != 404:
+                        raise
+                    # Gone or unreadable: waiting for it would block everything behind it.
+                    self._report(summary["id"], "", f"energy usage not imported: {err}")
+                    data["pending"].pop(0)
+                    continue
+                data["pending"].pop(0)
+                self._import(_from_summary(summary), usage, changed)
+        finally:
+            # What was imported before a failure is written all the same.
+            await self._async_write(changed)
+        # A backlog (the backfill) is logged batch by batch; routine updates only in debug logs.
+        backlog = bool(data["pending"]) or self._backlog
+        self._backlog = bool(data["pending"])
+        _LOGGER.log(
+            logging.INFO if backlog else logging.DEBUG,
+            "Charging history: imported %s of %s waiting sub-sessions (%s left)",
+            waiting - len(data["pending"]),
+            waiting,
+            len(data["pending"]),
+        )
+
+    async def _async_list(self, data: StoredHistory, last: datetime | None) -> None:
+        """Queue sub-sessions that are new, open and growing, or recalculated, newest first.
+
+        They go ahead of what is still waiting, so a backfill never delays recent charging.
+        """
+        since = dt_util.parse_datetime(data["since"], raise_on_error=True)
+        ended_after = since if last is None else max(since, last - REVISION_WINDOW)
+        listed = await self.client.async_get_sub_sessions(is_finished=False)
+        listed += await self.client.async_get_sub_sessions(ended_after=ended_after)
+        fresh: dict[str, dict[str, Any]] = {}
+        for sub in listed:
+            known = data["imported"].get(sub.id)
+            if known and known["fingerprint"] == _fingerprint(sub):
+                continue
+            if sub.vehicle_id is None:
+                self._report(sub.id, "", "it names no vehicle")
+                continue
+            fresh[sub.id] = _summary(sub)
+        waiting = [summary for summary in data["pending"] if summary["id"] not in fresh]
+        data["pending"] = [*fresh.values(), *waiting]
+
+    def _import(
+        self, sub: ChargingSubSession, usage: EnergyUsage, changed: dict[str, set[str]]
+    ) -> None:
+        """Replace the sub-session's contribution; note which hours changed, per vehicle."""
+        assert self._data is not None
+        assert sub.vehicle_id is not None
+        result = hourly_values(sub, usage)
+        for skipped in result.skipped:
+            started = skipped.started_at.isoformat() if skipped.started_at else "?"
+            self._report(sub.id, started, f"interval {started} skipped: {skipped.reason}")
+        hours: Hours = {
+            hour.isoformat(): {quantity.value: value for quantity, value in values.items()}
+            for hour, values in result.hours.items()
+        }
+        old = self._data["imported"].get(sub.id)
+        self._data["imported"][sub.id] = Imported(
+            vehicle=sub.vehicle_id,
+            currency=usage.currency or sub.currency,
+            fingerprint=_fingerprint(sub),
+            hours=hours,
+            imported_at=dt_util.utcnow().isoformat(),
+        )
+        touched = changed.setdefault(sub.vehicle_id, set())
+        touched.update(hours)
+        if old is not None:
+            touched.update(old["hours"])
+
+    def _report(self, sub_id: str, key: str, message: str) -> None:
+        if (sub_id, key) not in self._reported:
+            self._reported.add((sub_id, key))
+            _LOGGER.warning("Charging sub-session %s: %s", sub_id, message)
+
+    async def _async_write(self, changed: dict[str, set[str]]) -> None:
+        """Restate each changed vehicle's statistics from its first changed hour on."""
+        assert self._data is not None
+        for vehicle_id, hour_keys in changed.items():
+            subs = [i for i in self._data["imported"].values() if i["vehicle"] == vehicle_id]
+            currency = next((i["currency"] for i in reversed(subs) if i["currency"]), None)
+            for quantity in Quantity:
+                states: dict[datetime, float] = {}
+                for key in hour_keys:
+                    values = [
+                        i["hours"][key][quantity]
+                        for i in subs
+                        if quantity in i["hours"].get(key, {})
+                    ]
+                    if values:
+                        states[dt_util.parse_datetime(key, raise_on_error=True)] = sum(values)
+                unit, unit_class = _UNITS.get(quantity, (currency, None))
+                if states and unit is not None:
+                    await self._async_restate(vehicle_id, quantity, unit, unit_class, states)
+
+    async def _async_restate(
+        self,
+        vehicle_id: str,
+        quantity: Quantity,
+        unit: str,
+        unit_class: str | None,
+        states: dict[datetime, float],
+    ) -> None:
+        stat_id = statistic_id(vehicle_id, quantity)
+        first = min(states)
+        recorder = get_instance(self.hass)
+        rows = (
+            await recorder.async_add_executor_job(
+                statistics_during_period,
+                self.hass,
+                first,
+                None,
+                {stat_id},
+                "hour",
+                None,
+                {"state", "sum", "change"},
+            )
+        ).get(stat_id, [])
+        if rows:
+            base = (rows[0].get("sum") or 0.0) - (rows[0].get("change") or 0.0)
+        else:
+            last = await recorder.async_add_executor_job(
+                get_last_statistics, self.hass, 1, stat_id, False, {"sum"}
+            )
+            base = (last.get(stat_id) or [{}])[0].get("sum") or 0.0
+        recorded = {
+            dt_util.utc_from_timestamp(row["start"]): (
+                row.get("state") or 0.0,
+                row.get("sum") or 0.0,
+            )
+            for row in rows
+        }
+        new_rows = restate(base, recorded, states)
+        if not new_rows:
+            return
+        vehicle = self.coordinator.data.vehicles.get(vehicle_id)
+        name = (vehicle.display_name if vehicle else None) or vehicle_id
+        async_add_external_statistics(
+            self.hass,
+            StatisticMetaData(
+                mean_type=StatisticMeanType.NONE,
+                has_sum=True,
+                name=f"{name} {_NAMES[quantity]}",
+                source=DOMAIN,
+                statistic_id=stat_id,
+                unit_class=unit_class,
+                unit_of_measurement=unit,
+            ),
+            [StatisticData(start=row.start, state=row.state, sum=row.sum) for row in new_rows],
+        )
+        # The next tick (minutes away) reads these rows back; each tick writes a statistic once.
+        await recorder.async_block_till_done()
+
+    @callback
+    def _save(self) -> None:
+        self._store.async_delay_save(self._stored, 1)
+
+    async def _async_save_now(self) -> None:
+        """Write progress at once when unloading (a delayed save would wait for HA's stop)."""
+        await self._store.async_save(self._stored())
+
+    def _stored(self) -> StoredHistory:
+        assert self._data is not None
+        self._data["requests"] = [t.isoformat() for t in self._requests]
+        self._prune(self._data)
+        return self._data
+
+    @staticmethod
+    def _prune(data: StoredHistory) -> None:
+        """Forget the hours of sub-sessions that can no longer change, keeping the Store small.
+
+        Ended and imported more than a revision window (and a day) ago, they are never listed or
+        fetched again, so their hours are never recomputed; their fingerprint stays so they are
+        not imported twice if a longer backfill lists them again.
+        """
+        cutoff = dt_util.utcnow() - REVISION_WINDOW - timedelta(days=1)
+        for imported in data["imported"].values():
+            end = imported["fingerprint"][0]
+            if not imported["hours"] or end is None:
+                continue
+            moments = (dt_util.parse_datetime(t) for t in (end, imported["imported_at"]))
+            if all(moment is not None and moment < cutoff for moment in moments):
+                imported["hours"] = {}
+
+
+async def async_setup_history(
+    hass: HomeAssistant,
+    entry: EvEnergyConfigEntry,
+    client: EvEnergyClient,
+    coordinator: EvEnergyCoordinator,
+) -> ChargingHistory | None:
+    """Start the import, unless the recorder (where statistics live) is not running."""
+    if "recorder" not in hass.config.components:
+        _LOGGER.info("The recorder is not running: charging history is not imported")
+        return None
+    history = ChargingHistory(hass, entry, client, coordinator)
+    await history.async_start()
+    return history
+
+
+async def async_remove_history(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> None:
+    """Forget the import's progress; clear its statistics if the user chose so in the options."""
+    store = _store(hass, entry.entry_id)
+    data = await store.async_load()
+    if (
+        data
+        and entry.options.get(CONF_CLEAR_HISTORY_ON_REMOVE)
+        and "recorder" in hass.config.components
+    ):
+        vehicles = {imported["vehicle"] for imported in data["imported"].values()}
+        ids = [statistic_id(v, q) for v in sorted(vehicles) for q in Quantity]
+        get_instance(hass).async_clear_statistics(ids)
+    await store.async_remove()
