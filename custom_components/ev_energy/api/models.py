@@ -173,6 +173,9 @@ class VehicleStatus:
     state: VehicleState | None
     target_charge_level_percentage: int | None
     odometer_meters: int | None
+    charge_level_watt_hours: int | None
+    charge_energy_added_watt_hours: int | None
+    is_complete: bool | None
 
     @classmethod
     def from_api(cls, data: JsonObject) -> VehicleStatus:
@@ -187,6 +190,9 @@ class VehicleStatus:
             state=_enum(data, "state", VehicleState),
             target_charge_level_percentage=_int(data, "target_charge_level_percentage"),
             odometer_meters=_int(data, "odometer_meters"),
+            charge_level_watt_hours=_int(data, "charge_level_watt_hours"),
+            charge_energy_added_watt_hours=_int(data, "charge_energy_added_watt_hours"),
+            is_complete=_bool(data, "is_complete"),
         )
 
 
@@ -250,6 +256,8 @@ class EvseStatus:
     mode: str | None
     signal_strength_rssi_dbm: int | None
     is_enabled: bool | None
+    max_current_rating_milliamps: int | None
+    cable_current_rating_milliamps: int | None
 
     @classmethod
     def from_api(cls, data: JsonObject) -> EvseStatus:
@@ -265,6 +273,8 @@ class EvseStatus:
             mode=_str(data, "mode"),
             signal_strength_rssi_dbm=_int(data, "signal_strength_rssi_dbm"),
             is_enabled=_bool(data, "is_enabled"),
+            max_current_rating_milliamps=_int(data, "max_current_rating_milliamps"),
+            cable_current_rating_milliamps=_int(data, "cable_current_rating_milliamps"),
         )
 
 
