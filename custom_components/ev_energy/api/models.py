@@ -531,6 +531,70 @@ class EvseConnectivity:
         )
 
 
+class NotificationCategory(StrEnum):
+    """The kind of an in-app notification."""
+
+    ACTIONABLE = "ACTIONABLE"
+    SERVICE = "SERVICE"
+    RETRY = "RETRY"
+    MARKETING = "MARKETING"
+    INTERNAL = "INTERNAL"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Notification:
+    """An in-app notification, texts in the user's language."""
+
+    id: str
+    message_id: str | None
+    category: NotificationCategory | None
+    event_time: datetime | None
+    title: str | None
+    body: str | None
+    detail_title: str | None
+    detail_body: str | None
+    external_link: str | None
+    external_button_label: str | None
+    read_at: datetime | None
+    resolved_at: datetime | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> Notification:
+        """Parse a Notification."""
+        data, notification_id = _require_id(raw)
+        return cls(
+            id=notification_id,
+            message_id=_str(data, "message_id"),
+            category=_enum(data, "category", NotificationCategory),
+            event_time=_datetime(data, "event_time"),
+            title=_str(data, "short_text_title"),
+            body=_str(data, "short_text_body"),
+            detail_title=_str(data, "detail_page_title"),
+            detail_body=_str(data, "detail_page_body"),
+            external_link=_str(data, "external_link"),
+            external_button_label=_str(data, "external_button_label"),
+            read_at=_datetime(data, "read_at"),
+            resolved_at=_datetime(data, "resolved_at"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReconnectionLink:
+    """A page where the user re-authorises ev.energy's access to a vehicle."""
+
+    url: str
+    expires_at: datetime | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> ReconnectionLink:
+        """Parse a VehicleReconnectionUrl; only an http(s) link is ever shown to the user."""
+        data: JsonObject = raw if isinstance(raw, Mapping) else {}
+        url = _str(data, "url")
+        if url is None or not re.match(r"https?://[^\s]+$", url, re.IGNORECASE):
+            raise EvEnergyResponseError("reconnection answer without a usable link")
+        return cls(url=url, expires_at=_datetime(data, "expires_at"))
+
+
 class ScheduleType(StrEnum):
     """What generated a schedule interval."""
 
