@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import (
@@ -24,7 +24,7 @@ from .coordinator import (
     EvEnergyRuntimeData,
     EvEnergySessionsCoordinator,
 )
-from .issues import async_check_scopes
+from .issues import async_check_scopes, async_delete_entry_issues, async_update_vehicle_issues
 from .oauth import OAuth2SessionAuth
 from .plan_coordinator import EvEnergyPlanCoordinator
 from .services import async_setup_services
@@ -69,6 +69,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     coordinator = EvEnergyCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
     async_check_scopes(hass, entry.entry_id, entry.data["token"])
+
+    @callback
+    def update_vehicle_issues() -> None:
+        if coordinator.last_update_success:
+            async_update_vehicle_issues(
+                hass, entry.entry_id, coordinator.data.vehicles, coordinator.ids_with_device
+            )
+
+    update_vehicle_issues()
+    entry.async_on_unload(coordinator.async_add_listener(update_vehicle_issues))
     prices = EvEnergyPriceCoordinator(hass, entry, client, coordinator)
     sessions = EvEnergySessionsCoordinator(hass, entry, client, coordinator)
     connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, coordinator)
@@ -91,6 +101,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
 async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
     """Unload the platforms."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> None:
+    """Forget what belongs to a removed account: its vehicles' issues."""
+    async_delete_entry_issues(hass, entry.entry_id)
 
 
 async def async_remove_config_entry_device(
