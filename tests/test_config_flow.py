@@ -276,5 +276,11 @@ async def test_options_flow_sets_up_cheapest_window(
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert config_entry.options == {"cheapest_window_hours": 2, "cheapest_window_end": "07:00:00"}
+    assert config_entry.options == {
+        "cheapest_window_hours": 2,
+        "cheapest_window_end": "07:00:00",
+        # Notifications are only events unless the user asks for more.
+        "persistent_notifications": False,
+        "mark_notifications_read": False,
+    }
     assert hass.states.get(window) is not None

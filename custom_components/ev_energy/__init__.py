@@ -25,6 +25,7 @@ from .coordinator import (
     EvEnergySessionsCoordinator,
 )
 from .issues import async_check_scopes, async_delete_entry_issues, async_update_vehicle_issues
+from .notifications import EvEnergyNotificationsCoordinator, async_remove_store
 from .oauth import OAuth2SessionAuth
 from .plan_coordinator import EvEnergyPlanCoordinator
 from .services import async_setup_services
@@ -32,6 +33,7 @@ from .services import async_setup_services
 PLATFORMS = [
     Platform.BINARY_SENSOR,
     Platform.CALENDAR,
+    Platform.EVENT,
     Platform.NUMBER,
     Platform.SENSOR,
     Platform.SWITCH,
@@ -83,8 +85,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     sessions = EvEnergySessionsCoordinator(hass, entry, client, coordinator)
     connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, coordinator)
     plans = EvEnergyPlanCoordinator(hass, entry, client, coordinator, sessions, prices)
+    notifications = EvEnergyNotificationsCoordinator(hass, entry, client, coordinator)
     # These are extras: if one fails now, its entities wait for its next refresh.
-    for extra in (prices, sessions, connectivity, plans):
+    for extra in (prices, sessions, connectivity, plans, notifications):
         await extra.async_refresh()
     entry.runtime_data = EvEnergyRuntimeData(
         client=client,
@@ -93,6 +96,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         sessions=sessions,
         connectivity=connectivity,
         plans=plans,
+        notifications=notifications,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
@@ -104,8 +108,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> None:
-    """Forget what belongs to a removed account: its vehicles' issues."""
+    """Forget what belongs to a removed account: its vehicles' issues, shown notifications."""
     async_delete_entry_issues(hass, entry.entry_id)
+    await async_remove_store(hass, entry.entry_id)
 
 
 async def async_remove_config_entry_device(

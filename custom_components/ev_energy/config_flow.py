@@ -16,6 +16,7 @@ from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -25,7 +26,14 @@ import probatio
 
 from .api import EvEnergyClient, EvEnergyError, StaticTokenAuth
 from .application_credentials import api_url
-from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS, DOMAIN, SCOPES
+from .const import (
+    CONF_MARK_NOTIFICATIONS_READ,
+    CONF_PERSISTENT_NOTIFICATIONS,
+    CONF_WINDOW_END,
+    CONF_WINDOW_HOURS,
+    DOMAIN,
+    SCOPES,
+)
 from .coordinator import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,7 +48,7 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: EvEnergyConfigEntry) -> EvEnergyOptionsFlow:
-        """Options: the cheapest charging window."""
+        """Options: the cheapest charging window and how notifications are shown."""
         return EvEnergyOptionsFlow()
 
     @property
@@ -103,12 +111,14 @@ OPTIONS_SCHEMA = probatio.Schema(
             )
         ),
         probatio.Required(CONF_WINDOW_END, default="07:00:00"): TimeSelector(),
+        probatio.Required(CONF_PERSISTENT_NOTIFICATIONS, default=False): BooleanSelector(),
+        probatio.Required(CONF_MARK_NOTIFICATIONS_READ, default=False): BooleanSelector(),
     }
 )
 
 
 class EvEnergyOptionsFlow(OptionsFlowWithReload):
-    """Set up the "cheapest window" binary sensor (0 hours turns it off)."""
+    """Set up the "cheapest window" binary sensor (0 hours turns it off) and notifications."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show or store the options; the entry reloads to apply them."""

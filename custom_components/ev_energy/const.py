@@ -69,3 +69,10 @@ MISSING_POLLS_BEFORE_REMOVAL: Final = 3
 PLAN_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 # Timer jitter: a copy read this little less than the interval ago counts as due.
 PLAN_REFRESH_SLACK: Final = timedelta(minutes=1)
+
+# ev.energy's in-app notifications are read at most this often, retries included.
+NOTIFICATIONS_REFRESH_INTERVAL: Final = timedelta(minutes=15)
+# Ids of notifications already shown, kept across restarts; the oldest are forgotten beyond this.
+MAX_REMEMBERED_NOTIFICATIONS: Final = 500
+CONF_PERSISTENT_NOTIFICATIONS: Final = "persistent_notifications"
+CONF_MARK_NOTIFICATIONS_READ: Final = "mark_notifications_read"
