@@ -13,6 +13,7 @@ from aiohttp.typedefs import Handler
 
 from .admin import AdminApi
 from .api import V2Api
+from .care import CareApi
 from .clock import SimClock
 from .faults import FaultRegistry
 from .model import DEFAULT_SCENARIO, World
@@ -70,6 +71,7 @@ class SimulatorServer:
         )
         self.app.add_routes(self.oauth.routes())
         self.app.add_routes(V2Api(self.world, self.oauth, self.limiter).routes())
+        self.app.add_routes(CareApi(self.world, self.oauth, self.limiter, scenario).routes())
         self.app.add_routes(AdminApi(self).routes())
         self._runner: web.AppRunner | None = None
         self.base_url = ""

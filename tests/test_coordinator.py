@@ -21,6 +21,7 @@ from custom_components.ev_energy.const import DOMAIN, UPDATE_INTERVAL
 from .conftest import (
     CONNECTIVITY_URL,
     EVSES_URL,
+    NOTIFICATIONS_URL,
     PRICES_URL,
     SCHEDULES_URL,
     SESSIONS_URL,
@@ -63,7 +64,7 @@ async def test_poll_costs_three_requests(
     assert sorted(_urls(mock_api.calls())) == sorted(
         [
             *(USER_URL, VEHICLES_URL, EVSES_URL, TARIFF_URL, PRICES_URL, SESSIONS_URL),
-            *(CONNECTIVITY_URL, SCHEDULES_URL),
+            *(CONNECTIVITY_URL, SCHEDULES_URL, NOTIFICATIONS_URL),
         ]
     )
 
@@ -88,7 +89,8 @@ async def test_hourly_budget(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """An hour: 60 polls x 3, prices 2, user 1, sessions 12, connectivity 1, plan 2: 198."""
+    """An hour: 60 polls x 3, prices 2, user 1, sessions 12, connectivity 1, plan 2,
+    notifications 4: 202."""
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     before = len(mock_api.calls())
@@ -96,13 +98,14 @@ async def test_hourly_budget(
         await _poll(hass, freezer)
     hour = mock_api.calls()[before:]
     urls = _urls(hour)
-    assert len(hour) == 198
+    assert len(hour) == 202
     assert urls.count(PRICES_URL) == 2
     assert urls.count(USER_URL) == 1
     assert urls.count(SESSIONS_URL) == 12
     assert urls.count(CONNECTIVITY_URL) == 1
     # One plugged-in car: its plan is read every 30 minutes.
     assert urls.count(SCHEDULES_URL) == 2
+    assert urls.count(NOTIFICATIONS_URL) == 4
 
 
 @pytest.mark.usefixtures("setup_credentials")
