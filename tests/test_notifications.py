@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import itertools
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -11,6 +12,7 @@ from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -186,13 +188,13 @@ async def test_forbidden_notifications(
     assert issue is not None
     assert state_of(hass, "sensor.family_car_charging_status").state == "charging"
 
-    for _ in range(4):
-        await _after(hass, freezer, timedelta(minutes=5))
+    for _ in range(40):
+        await _after(hass, freezer, timedelta(seconds=30))
     # 20 minutes: the setup read and one retry at 15 minutes.
     assert _reads(mock_api) == 2
 
 
-@pytest.mark.parametrize("status", [500, 503])
+@pytest.mark.parametrize("status", [500, 503, 429])
 async def test_at_most_every_15_minutes_also_when_failing(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
@@ -203,10 +205,14 @@ async def test_at_most_every_15_minutes_also_when_failing(
     """A failing read is retried on the 15-minute cadence, never sooner."""
     await setup_integration(hass, config_entry)
     mock_api.fail(NOTIFICATIONS_URL, Fault(status=status), times=10)
-    for _ in range(12):
-        await _after(hass, freezer, timedelta(minutes=5))
-    # One hour: four reads after the one at setup, whatever failed.
-    assert _reads(mock_api) == 5
+    read_at = [dt_util.utcnow()]
+    for _ in range(120):
+        await _after(hass, freezer, timedelta(seconds=30))
+        if _reads(mock_api) > len(read_at):
+            read_at.append(dt_util.utcnow())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(read_at)]
+    assert len(read_at) == 5
+    assert min(gaps) >= timedelta(minutes=15)
 
 
 async def test_persistent_notifications_and_mark_read(

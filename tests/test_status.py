@@ -285,3 +285,11 @@ def test_unknown_when_the_status_log_is_null() -> None:
     vehicle = raw_vehicle()
     vehicle["latest_status_log"] = None
     assert run(vehicle) is None
+
+
+def test_charging_wins_over_complete() -> None:
+    """Still drawing power at the target (e.g. topping up): charging, as reported."""
+    vehicle = raw_vehicle()
+    vehicle["latest_status_log"].update(is_complete=True, state_of_charge_percentage=80)
+    result = run(vehicle, evse=raw_evse(), session=raw_session())
+    assert result == StatusExplanation(state=ChargingStatus.CHARGING)

@@ -16,6 +16,7 @@ from typing import Any
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .api import EvEnergyClient, EvEnergyError, Notification
@@ -91,6 +92,15 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
 
     def _failure_interval(self, err: EvEnergyError) -> timedelta:
         return max(super()._failure_interval(err), self.base_interval)
+
+    async def _async_update_data(self) -> list[Notification]:
+        try:
+            return await super()._async_update_data()
+        except UpdateFailed as err:
+            # A 429's Retry-After only ever delays the next read, never brings it forward.
+            if err.retry_after is not None:
+                err.retry_after = max(err.retry_after, self.base_interval.total_seconds())
+            raise
 
     @callback
     def _on_live_update(self) -> None:
