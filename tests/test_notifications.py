@@ -303,3 +303,30 @@ def test_message_without_a_safe_link() -> None:
     )
     assert notification_message(labelled) == "[a(b](<https://example.com>)"
     assert notification_message(Notification.from_api({"id": NEW})) == NEW
+
+
+async def test_the_oldest_remembered_ids_are_forgotten(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The store keeps the 500 most recent ids: the new ones are in, the oldest are out."""
+    key = f"{DOMAIN}.{config_entry.entry_id}.notifications"
+    old = [f"notf{index:026d}" for index in range(500)]
+    hass_storage[key] = {"version": 1, "data": {"shown": old}}
+    await setup_integration(hass, config_entry)
+    shown = hass_storage[key]["data"]["shown"]
+    assert len(shown) == 500
+    assert shown[-3:] == [ACTIONABLE, SERVICE, MARKETING]
+    assert shown[:2] == old[3:5]
+
+
+async def test_undocumented_category_fires_no_event(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """A category ev.energy adds later has no event type: the others still fire."""
+    mock_api.notifications.append({**_new_notification(), "category": "SURVEY"})
+    fired = Fired(hass)
+    await setup_integration(hass, config_entry)
+    assert fired.events == [("service", SERVICE), ("actionable", ACTIONABLE)]
