@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from http import HTTPStatus
+import json
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -30,6 +32,11 @@ from .conftest import (
 )
 
 ISSUE_ID = f"vehicle_inactive_{VEHICLE_NO_STATUS_ID}"
+FIX_FLOW_STRINGS = json.loads(
+    (Path(__file__).parents[1] / "custom_components/ev_energy/translations/en.json").read_text(
+        encoding="utf-8"
+    )
+)["issues"]["vehicle_inactive"]["fix_flow"]
 LINK = "https://app.ev.energy/vehicle-onboarding/start/56091b3b-86e9-4e7c"
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")
@@ -97,6 +104,8 @@ async def test_fix_flow_shows_the_link_and_clears_when_active(
     result = await _submit(hass, result["flow_id"])
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "still_inactive"}
+    assert "still_inactive" in FIX_FLOW_STRINGS["error"]
+    assert "reconnect" in FIX_FLOW_STRINGS["step"]
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is not None
 
     _leaf(mock_api)["integrated"] = "ACTIVE"
@@ -166,6 +175,7 @@ async def test_fix_flow_aborts_when_no_link_comes(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == reason
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is not None
+    assert reason in FIX_FLOW_STRINGS["abort"]
 
 
 async def test_fix_flow_reauth_on_refused_sign_in(
@@ -181,6 +191,7 @@ async def test_fix_flow_reauth_on_refused_sign_in(
     result = await _start_fix(hass)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "auth_failed"
+    assert "auth_failed" in FIX_FLOW_STRINGS["abort"]
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
@@ -199,6 +210,7 @@ async def test_fix_flow_when_the_entry_is_not_loaded(
     result = await _start_fix(hass)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "entry_not_loaded"
+    assert "entry_not_loaded" in FIX_FLOW_STRINGS["abort"]
 
 
 async def test_removing_the_entry_removes_its_issues(

@@ -12,8 +12,7 @@ from .api import IntegrationStatus, Vehicle
 from .const import DOMAIN, SCOPES
 
 MISSING_SCOPES = "missing_scopes"
-VEHICLE_INACTIVE = "vehicle_inactive"
-VEHICLE_INACTIVE_PREFIX = f"{VEHICLE_INACTIVE}_"
+VEHICLE_INACTIVE_PREFIX = "vehicle_inactive_"
 
 
 def _issue_id(entry_id: str, key: str) -> str:
@@ -112,7 +111,7 @@ def async_update_vehicle_issues(
             # Worked out afresh from every poll, so nothing to restore after a restart.
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=VEHICLE_INACTIVE,
+            translation_key="vehicle_inactive",
             translation_placeholders={"vehicle": name},
             data={"entry_id": entry_id, "vehicle_id": vehicle_id, "vehicle": name},
         )
