@@ -13,6 +13,7 @@ from aiohttp.typedefs import Handler
 
 from .admin import AdminApi
 from .api import V2Api
+from .care import CareApi
 from .clock import SimClock
 from .energy import SubSessionApi
 from .faults import FaultRegistry
@@ -73,6 +74,7 @@ class SimulatorServer:
         v2 = V2Api(self.world, self.oauth, self.limiter)
         self.app.add_routes(v2.routes())
         self.app.add_routes(SubSessionApi(v2).routes())
+        self.app.add_routes(CareApi(self.world, self.oauth, self.limiter, scenario).routes())
         self.app.add_routes(AdminApi(self).routes())
         self._runner: web.AppRunner | None = None
         self.base_url = ""

@@ -56,6 +56,8 @@ CONNECTIVITY_URL = f"{API}/evses/evse01HSH04KDEWF6Z4DB2J77J74K5/connectivity"
 # The open session's current sub-session, and its charging plan.
 SUB_SESSION_ID = "csub01HSH04KDEWF6Z4DB2J77J7AA1"
 SCHEDULES_URL = f"{API}/charging_sub_sessions/{SUB_SESSION_ID}/schedules"
+NOTIFICATIONS_URL = f"{API}/notifications"
+RECONNECT_URL = f"{VEHICLES_URL}/{VEHICLE_NO_STATUS_ID}/reconnect"
 # Every entry-based test runs at this instant: 10:10 UTC (= London) on a day the price fixture
 # covers half-hourly, inside the 10:00-10:30 interval priced 24p.
 NOW = datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
@@ -148,6 +150,17 @@ class MockApi:
     schedules: dict[str, Any] = field(
         default_factory=lambda: load_json_object_fixture("schedules.json")
     )
+    notifications: list[dict[str, Any]] = field(
+        default_factory=lambda: _objects("notifications.json")
+    )
+    # Bodies of PATCH /notifications/{id}, by notification id.
+    notifications_read: dict[str, Any] = field(default_factory=dict)
+    reconnect: dict[str, Any] = field(
+        default_factory=lambda: {
+            "url": "https://app.ev.energy/vehicle-onboarding/start/56091b3b-86e9-4e7c",
+            "expires_at": "2026-11-22T11:10:00Z",
+        }
+    )
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     # Answers to these URLs are computed at once but held back until the event is set, like a
     # request still in flight while something else happens.
@@ -179,6 +192,16 @@ class MockApi:
             lambda *_: (self.schedules, {}),
             match=re.compile(rf"^{re.escape(API)}/charging_sub_sessions/[^/]+/schedules"),
         )
+        self._endpoint(
+            "get", NOTIFICATIONS_URL, lambda *_: (self.notifications, {"Link": NO_MORE_PAGES})
+        )
+        self._endpoint(
+            "patch",
+            f"{NOTIFICATIONS_URL}/",
+            self._patch_notification,
+            match=re.compile(rf"^{re.escape(NOTIFICATIONS_URL)}/[^/?]+"),
+        )
+        self._endpoint("post", RECONNECT_URL, lambda *_: (self.reconnect, {}))
         for action in ("boost_start", "boost_end"):
             self._endpoint("post", f"{OPEN_SESSION_URL}/{action}", self._boost(action))
 
@@ -194,6 +217,13 @@ class MockApi:
             return {k: v for k, v in session.items() if k != "sub_sessions"}, {}
 
         return answer
+
+    def _patch_notification(self, url: URL, body: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+        notification_id = url.path.rsplit("/", 1)[-1]
+        self.notifications_read[notification_id] = body
+        notification = next(n for n in self.notifications if n["id"] == notification_id)
+        notification.update(body)
+        return {"Notification": notification}, {}
 
     def _patch_vehicle(self, url: URL, body: dict[str, Any]) -> tuple[Any, dict[str, str]]:
         vehicle = next(v for v in self.vehicles if v["id"] == VEHICLE_ID)

@@ -281,5 +281,8 @@ async def test_options_flow_sets_up_cheapest_window(
         "cheapest_window_end": "07:00:00",
         "history_days": 90,
         "clear_history_on_remove": False,
+        # Notifications are only events unless the user asks for more.
+        "persistent_notifications": False,
+        "mark_notifications_read": False,
     }
     assert hass.states.get(window) is not None

@@ -23,6 +23,7 @@ from .conftest import (
     CONNECTIVITY_URL,
     EVSE_ID,
     EVSES_URL,
+    NOTIFICATIONS_URL,
     PRICES_URL,
     SCHEDULES_URL,
     SESSIONS_URL,
@@ -65,7 +66,7 @@ async def test_poll_costs_three_requests(
     assert sorted(_urls(mock_api.calls())) == sorted(
         [
             *(USER_URL, VEHICLES_URL, EVSES_URL, TARIFF_URL, PRICES_URL, SESSIONS_URL),
-            *(CONNECTIVITY_URL, SCHEDULES_URL),
+            *(CONNECTIVITY_URL, SCHEDULES_URL, NOTIFICATIONS_URL),
         ]
     )
 
@@ -135,7 +136,7 @@ async def test_hourly_budget(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """An hour charging: 60 polls x 2, user + tariff 2, prices 2, sessions 12, connectivity 1,
-    plan 2: 139."""
+    plan 2, notifications 4: 143."""
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     before = len(mock_api.calls())
@@ -143,7 +144,7 @@ async def test_hourly_budget(
         await _poll(hass, freezer)
     hour = mock_api.calls()[before:]
     urls = _urls(hour)
-    assert len(hour) == 139
+    assert len(hour) == 143
     assert urls.count(PRICES_URL) == 2
     assert urls.count(USER_URL) == 1
     assert urls.count(TARIFF_URL) == 1
@@ -151,6 +152,7 @@ async def test_hourly_budget(
     assert urls.count(CONNECTIVITY_URL) == 1
     # One plugged-in car: its plan is read every 30 minutes.
     assert urls.count(SCHEDULES_URL) == 2
+    assert urls.count(NOTIFICATIONS_URL) == 4
 
 
 @pytest.mark.usefixtures("setup_credentials")

@@ -282,7 +282,7 @@ async def test_ha_down_during_the_session_catches_up(
         _open_usage(end, datetime(2026, 11, 22, 12, 30, tzinfo=UTC)),
     )
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
     hours = await _hours(hass, ENERGY)
     assert {h: v for h, v in hours.items() if h >= "11-22 08"} == {
@@ -365,10 +365,10 @@ async def test_reimport_is_idempotent(
     assert history_api.usage_fetches() == 2
 
     assert await hass.config_entries.async_unload(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     del hass_storage[f"ev_energy.history.{config_entry.entry_id}"]
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
     assert history_api.usage_fetches() == 4
     assert {sid: await _hours(hass, sid) for sid in first} == first
@@ -458,7 +458,7 @@ async def test_backfill_resumes_after_a_restart(
     await async_wait_recording_done(hass)
 
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     for _ in range(4):
         await _tick(hass, freezer)
     assert api.usage_fetches() == 20
@@ -547,7 +547,7 @@ async def test_removing_the_entry_keeps_or_clears_the_statistics(
     await setup_integration(hass, config_entry)
     assert await _hours(hass, ENERGY)
     await hass.config_entries.async_remove(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert bool(await _hours(hass, ENERGY)) is kept
     assert bool(await _hours(hass, COST)) is kept
     assert f"ev_energy.history.{config_entry.entry_id}" not in hass_storage
@@ -593,7 +593,7 @@ async def test_a_longer_window_chosen_later_imports_the_older_days(
 
     hass.config_entries.async_update_entry(config_entry, options={CONF_HISTORY_DAYS: 30.0})
     assert await hass.config_entries.async_reload(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert history_api.usage_fetches(OVERNIGHT) == 1
     assert history_api.usage_fetches(OPEN) == 1
     assert (await _hours(hass, ENERGY))["11-22 09"] == (7.0, 38.5)

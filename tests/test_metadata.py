@@ -75,7 +75,7 @@ EXCEPTIONS = {
     "ConfigEntryNotReady",
     "ConfigEntryError",
 }
-READ_ONLY_PLATFORMS = {Platform.SENSOR, Platform.BINARY_SENSOR, Platform.CALENDAR}
+READ_ONLY_PLATFORMS = {Platform.SENSOR, Platform.BINARY_SENSOR, Platform.CALENDAR, Platform.EVENT}
 PLATFORM_MODULES = sorted(p for p in Platform if (COMPONENT / f"{p}.py").is_file())
 # Abort reasons that config-flow helpers raise without naming them in our code.
 IMPLIED_ABORTS = {

@@ -14,7 +14,14 @@ from .conftest import EVSE_ID, USER_ID, VEHICLE_NO_STATUS_ID, MockApi, setup_int
 
 @pytest.mark.parametrize(
     "only_platform",
-    [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.CALENDAR, Platform.NUMBER, Platform.SWITCH],
+    [
+        Platform.SENSOR,
+        Platform.BINARY_SENSOR,
+        Platform.CALENDAR,
+        Platform.EVENT,
+        Platform.NUMBER,
+        Platform.SWITCH,
+    ],
     indirect=True,
 )
 @pytest.mark.usefixtures(

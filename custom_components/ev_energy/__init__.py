@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import (
@@ -28,7 +28,8 @@ from .coordinator import (
     EvEnergySessionsCoordinator,
 )
 from .history import async_remove_history, async_setup_history
-from .issues import async_check_scopes
+from .issues import async_check_scopes, async_delete_entry_issues, async_update_vehicle_issues
+from .notifications import EvEnergyNotificationsCoordinator, async_remove_store
 from .oauth import OAuth2SessionAuth
 from .plan_coordinator import EvEnergyPlanCoordinator
 from .services import async_setup_services
@@ -36,6 +37,7 @@ from .services import async_setup_services
 PLATFORMS = [
     Platform.BINARY_SENSOR,
     Platform.CALENDAR,
+    Platform.EVENT,
     Platform.NUMBER,
     Platform.SENSOR,
     Platform.SWITCH,
@@ -73,15 +75,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     coordinator = EvEnergyCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
     async_check_scopes(hass, entry.entry_id, entry.data["token"])
+
+    @callback
+    def update_vehicle_issues() -> None:
+        if coordinator.last_update_success:
+            async_update_vehicle_issues(
+                hass, entry.entry_id, coordinator.data.vehicles, coordinator.data.ids_with_device
+            )
+
+    update_vehicle_issues()
+    entry.async_on_unload(coordinator.async_add_listener(update_vehicle_issues))
     prices = EvEnergyPriceCoordinator(hass, entry, client, coordinator)
     sessions = EvEnergySessionsCoordinator(hass, entry, client, coordinator)
     connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, coordinator)
     plans = EvEnergyPlanCoordinator(hass, entry, client, coordinator, sessions, prices)
+    notifications = EvEnergyNotificationsCoordinator(hass, entry, client, coordinator)
     # Only the live poll holds up start-up; the rest is read in the background and its
     # entities show unknown until then, so a slow endpoint never delays Home Assistant.
     for name, first_read in (
         ("prices", prices.async_refresh()),
         ("connectivity", connectivity.async_refresh()),
+        ("notifications", notifications.async_refresh()),
         # Plans follow the sessions they belong to.
         ("sessions and plans", _async_refresh_in_turn(sessions, plans)),
     ):
@@ -93,6 +107,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         sessions=sessions,
         connectivity=connectivity,
         plans=plans,
+        notifications=notifications,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await async_setup_history(hass, entry, client, coordinator)
@@ -110,7 +125,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> None:
-    """Keep or clear the imported charging statistics, as chosen in the options."""
+    """Forget what belongs to a removed account; keep or clear its imported statistics.
+
+    Its vehicles' issues and the record of notifications shown go; the charging statistics
+    go only if the user chose so in the options.
+    """
+    async_delete_entry_issues(hass, entry.entry_id)
+    await async_remove_store(hass, entry.entry_id)
     await async_remove_history(hass, entry)
 
 

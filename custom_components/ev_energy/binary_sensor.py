@@ -54,6 +54,11 @@ VEHICLE_BINARY_SENSORS: tuple[VehicleBinarySensorDescription, ...] = (
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
         value_fn=lambda vehicle: vehicle.status.is_charging if vehicle.status else None,
     ),
+    VehicleBinarySensorDescription(
+        key="charging_complete",
+        translation_key="charging_complete",
+        value_fn=lambda vehicle: vehicle.status.is_complete if vehicle.status else None,
+    ),
 )
 
 CHARGER_BINARY_SENSORS: tuple[ChargerBinarySensorDescription, ...] = (

@@ -29,6 +29,8 @@ from .application_credentials import api_url
 from .const import (
     CONF_CLEAR_HISTORY_ON_REMOVE,
     CONF_HISTORY_DAYS,
+    CONF_MARK_NOTIFICATIONS_READ,
+    CONF_PERSISTENT_NOTIFICATIONS,
     CONF_WINDOW_END,
     CONF_WINDOW_HOURS,
     DEFAULT_HISTORY_DAYS,
@@ -50,7 +52,7 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: EvEnergyConfigEntry) -> EvEnergyOptionsFlow:
-        """Options: the cheapest charging window and the charging history."""
+        """Options: the cheapest charging window, the charging history and notifications."""
         return EvEnergyOptionsFlow()
 
     @property
@@ -123,12 +125,14 @@ OPTIONS_SCHEMA = probatio.Schema(
             )
         ),
         probatio.Required(CONF_CLEAR_HISTORY_ON_REMOVE, default=False): BooleanSelector(),
+        probatio.Required(CONF_PERSISTENT_NOTIFICATIONS, default=False): BooleanSelector(),
+        probatio.Required(CONF_MARK_NOTIFICATIONS_READ, default=False): BooleanSelector(),
     }
 )
 
 
 class EvEnergyOptionsFlow(OptionsFlowWithReload):
-    """The "cheapest window" binary sensor (0 hours turns it off) and the charging history."""
+    """Set up the "cheapest window" binary sensor, the charging history and notifications."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show or store the options; the entry reloads to apply them."""

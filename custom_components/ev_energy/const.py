@@ -88,3 +88,10 @@ CONF_HISTORY_DAYS: Final = "history_days"
 CONF_CLEAR_HISTORY_ON_REMOVE: Final = "clear_history_on_remove"
 DEFAULT_HISTORY_DAYS: Final = 90
 MAX_HISTORY_DAYS: Final = 365
+
+# ev.energy's in-app notifications are read at most this often, retries included.
+NOTIFICATIONS_REFRESH_INTERVAL: Final = timedelta(minutes=15)
+# Ids of notifications already shown, kept across restarts; the oldest are forgotten beyond this.
+MAX_REMEMBERED_NOTIFICATIONS: Final = 500
+CONF_PERSISTENT_NOTIFICATIONS: Final = "persistent_notifications"
+CONF_MARK_NOTIFICATIONS_READ: Final = "mark_notifications_read"

@@ -70,6 +70,7 @@ from .const import (
 from .issues import async_set_permission_issue
 
 if TYPE_CHECKING:
+    from .notifications import EvEnergyNotificationsCoordinator
     from .plan_coordinator import EvEnergyPlanCoordinator
 
 _LOGGER = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class EvEnergyRuntimeData:
     sessions: EvEnergySessionsCoordinator
     connectivity: EvEnergyConnectivityCoordinator
     plans: EvEnergyPlanCoordinator
+    notifications: EvEnergyNotificationsCoordinator
 
 
 def error_translation(err: EvEnergyError) -> tuple[str, dict[str, str]]:

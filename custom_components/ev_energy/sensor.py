@@ -19,6 +19,7 @@ from homeassistant.const import (
     PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
+    UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
     UnitOfLength,
@@ -67,6 +68,7 @@ from .entity import (
     async_add_resource_entities,
 )
 from .plan import ChargePlan
+from .status import ChargingStatus, StatusExplanation, explain
 
 PARALLEL_UPDATES = 0
 
@@ -176,6 +178,40 @@ VEHICLE_SENSORS: tuple[VehicleSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_vehicle_status(lambda status: status.sampled_at),
     ),
+    VehicleSensorDescription(
+        key="battery_capacity",
+        translation_key="battery_capacity",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda vehicle: vehicle.battery_size_watt_hours,
+    ),
+    # These two change with every poll while charging: off unless the user wants them.
+    VehicleSensorDescription(
+        key="charge_level",
+        translation_key="charge_level",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=1,
+        entity_registry_enabled_default=False,
+        value_fn=_vehicle_status(lambda status: status.charge_level_watt_hours),
+    ),
+    VehicleSensorDescription(
+        # As the car reports it; "Session energy" (from ev.energy's sessions) is the one for
+        # the Energy dashboard, so this one keeps no statistics.
+        key="charge_energy_added",
+        translation_key="charge_energy_added",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        entity_registry_enabled_default=False,
+        value_fn=_vehicle_status(lambda status: status.charge_energy_added_watt_hours),
+    ),
 )
 
 CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
@@ -239,6 +275,26 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=_evse_status(lambda status: _lower(status.control_pilot_status)),
+    ),
+    ChargerSensorDescription(
+        key="max_current",
+        translation_key="max_current",
+        device_class=SensorDeviceClass.CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.MILLIAMPERE,
+        suggested_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_evse_status(lambda status: status.max_current_rating_milliamps),
+    ),
+    ChargerSensorDescription(
+        key="cable_current",
+        translation_key="cable_current",
+        device_class=SensorDeviceClass.CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.MILLIAMPERE,
+        suggested_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_evse_status(lambda status: status.cable_current_rating_milliamps),
     ),
     ChargerSensorDescription(
         key="signal_strength",
@@ -490,6 +546,7 @@ async def async_setup_entry(
                 *(SessionSensor(runtime.sessions, vehicle, d) for d in SESSION_SENSORS),
                 SessionEnergySensor(runtime.sessions, vehicle, SESSION_ENERGY),
                 *(PlanSensor(runtime.plans, vehicle, d) for d in PLAN_SENSORS),
+                ChargingStatusSensor(runtime.plans, vehicle, CHARGING_STATUS),
             ]
         evse = data.evses[resource_id]
         return [
@@ -780,3 +837,54 @@ class PlanSensor(EvEnergyPlanEntity, SensorEntity):
     def extra_state_attributes(self) -> dict[str, Any]:
         """What the estimate assumes."""
         return self.entity_description.attributes_fn(self.plan, dt_util.utcnow())
+
+
+CHARGING_STATUS = SensorEntityDescription(
+    key="charging_status",
+    translation_key="charging_status",
+    device_class=SensorDeviceClass.ENUM,
+    options=[state.value for state in ChargingStatus],
+)
+
+
+class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
+    """Why the vehicle is (not) charging: from the live poll, its latest session and its plan.
+
+    It follows the plan (whose timer ticks at slot boundaries), the prices, the live poll and
+    the sessions, so it changes as soon as any of them does.
+    """
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the sessions (boost, the charger in use)."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.sessions.async_add_listener(self._handle_coordinator_update)
+        )
+
+    @property
+    def available(self) -> bool:
+        """Available while the live poll works: sessions and plans only refine the answer."""
+        main = self.coordinator.main
+        return main.last_update_success and self.resource_id in main.data.vehicles
+
+    def _explanation(self) -> StatusExplanation | None:
+        data = self.coordinator.main.data
+        return explain(
+            data.vehicles[self.resource_id],
+            session=(self.coordinator.sessions.data or {}).get(self.resource_id),
+            evses=data.evses,
+            plan=self.plan,
+            now=dt_util.utcnow(),
+        )
+
+    @property
+    def native_value(self) -> str | None:
+        """The explanation; unknown when the fetched data does not say."""
+        explanation = self._explanation()
+        return explanation.state.value if explanation else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The next planned start while waiting for it."""
+        explanation = self._explanation()
+        return explanation.attributes if explanation else {"next_charge_start": None}

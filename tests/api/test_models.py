@@ -42,6 +42,9 @@ VEHICLE_STATUS_FIELDS = {
     "state": "PLUGGED_IN_CHARGING",
     "target_charge_level_percentage": 80,
     "odometer_meters": 48213000,
+    "charge_level_watt_hours": 47250,
+    "charge_energy_added_watt_hours": 12000,
+    "is_complete": False,
 }
 VEHICLE_FIELDS = {
     "description": "Family car",
@@ -62,6 +65,8 @@ EVSE_STATUS_FIELDS = {
     "mode": "Charge",
     "signal_strength_rssi_dbm": -67,
     "is_enabled": True,
+    "max_current_rating_milliamps": 32000,
+    "cable_current_rating_milliamps": 32000,
 }
 TARIFF_FIELDS = {
     "name": "Agile Octopus",
@@ -99,6 +104,9 @@ def test_vehicle_fixture_with_everything_expanded() -> None:
             state=VehicleState.PLUGGED_IN_CHARGING,
             target_charge_level_percentage=80,
             odometer_meters=48213000,
+            charge_level_watt_hours=47250,
+            charge_energy_added_watt_hours=12000,
+            is_complete=False,
         ),
     )
     assert vehicle.display_name == "Family car"
@@ -150,6 +158,8 @@ def test_evse_fixture() -> None:
             mode="Charge",
             signal_strength_rssi_dbm=-67,
             is_enabled=True,
+            max_current_rating_milliamps=32000,
+            cable_current_rating_milliamps=32000,
         ),
     )
 

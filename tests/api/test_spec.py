@@ -15,6 +15,7 @@ import yaml
 from custom_components.ev_energy.api import (
     IntegrationStatus,
     LockMode,
+    NotificationCategory,
     ScheduleType,
     TariffType,
     VehicleState,
@@ -50,6 +51,7 @@ def _resolve(spec: dict[str, Any], ref: str) -> dict[str, Any]:
         ("EVSE", "lock_mode", LockMode),
         ("TariffBase", "type", TariffType),
         ("ScheduleInterval", "schedule_type", ScheduleType),
+        ("Notification", "category", NotificationCategory),
     ],
 )
 def test_enums_match_the_spec(

@@ -30,6 +30,8 @@ from .models import (
     EnergyUsage,
     Evse,
     EvseConnectivity,
+    Notification,
+    ReconnectionLink,
     ScheduleInterval,
     Tariff,
     User,
@@ -234,6 +236,28 @@ class EvEnergyClient:
             await self._get(self._base / "charging_sub_sessions" / sub_session_id / "energy_usage")
         )
 
+    async def async_reconnect_vehicle(self, vehicle_id: str) -> ReconnectionLink:
+        """Create a link where the user reconnects an INACTIVE vehicle to ev.energy."""
+        data, _, _ = await self._request("POST", self._base / "vehicles" / vehicle_id / "reconnect")
+        return ReconnectionLink.from_api(data)
+
+    async def async_get_notifications(self, language: str | None = None) -> list[Notification]:
+        """Return the user's current in-app notifications, texts in `language` if given."""
+        items = await self._get_list(
+            self._base / "notifications",
+            [("page_size", str(PAGE_SIZE))],
+            headers={"Accept-Language": language} if language else None,
+        )
+        return _parse_each(items, Notification.from_api)
+
+    async def async_mark_notification_read(self, notification_id: str, read_at: datetime) -> None:
+        """Tell ev.energy the user has read a notification."""
+        await self._request(
+            "PATCH",
+            self._base / "notifications" / notification_id,
+            json_body={"read_at": read_at.astimezone(UTC).isoformat()},
+        )
+
     async def _patch_vehicle(self, vehicle_id: str, body: dict[str, Any]) -> Vehicle:
         data, _, _ = await self._request(
             "PATCH",
@@ -247,7 +271,12 @@ class EvEnergyClient:
         return data
 
     async def _get_list(
-        self, url: URL, params: list[tuple[str, str]], *, max_pages: int = MAX_PAGES
+        self,
+        url: URL,
+        params: list[tuple[str, str]],
+        *,
+        max_pages: int = MAX_PAGES,
+        headers: Mapping[str, str] | None = None,
     ) -> list[Any]:
         """Fetch a list resource, following `Link: rel="next"` within bounds."""
         items: list[Any] = []
@@ -256,12 +285,14 @@ class EvEnergyClient:
         next_url: URL | None = url.with_query(params)
         while next_url is not None and len(seen) < max_pages:
             seen.add(next_url)
-            data, headers, size = await self._request("GET", next_url, max_bytes=budget)
+            data, answer_headers, size = await self._request(
+                "GET", next_url, max_bytes=budget, headers=headers
+            )
             budget -= size
             if not isinstance(data, list):
                 raise EvEnergyResponseError(f"expected a list from {url.path}")
             items.extend(data)
-            next_url = self._follow(next_url, _next_link(headers))
+            next_url = self._follow(next_url, _next_link(answer_headers))
             if next_url in seen:
                 _LOGGER.warning("Pagination of %s loops back to a page already read", url.path)
                 break
@@ -300,15 +331,21 @@ class EvEnergyClient:
         *,
         json_body: Mapping[str, Any] | None = None,
         max_bytes: int = MAX_BODY_BYTES,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Any, Mapping[str, str], int]:
         """Send, retrying once on 401; return the decoded body, headers and body size."""
-        response_status, headers, body, token = await self._send(method, url, json_body, max_bytes)
+        extra = headers or {}
+        response_status, headers, body, token = await self._send(
+            method, url, json_body, max_bytes, extra
+        )
         if response_status == 401:
             # The token may have been revoked or expired early: refresh once and retry (a
             # refused refresh raises EvEnergyAuthError from the token source).
             if not await self._auth.async_invalidate_access_token(token):
                 raise EvEnergyAuthError("the API refused the access token")
-            response_status, headers, body, _ = await self._send(method, url, json_body, max_bytes)
+            response_status, headers, body, _ = await self._send(
+                method, url, json_body, max_bytes, extra
+            )
         data = _decode(body)
         if response_status == 401:
             # A token renewed a moment ago is refused too: an API fault, not a reason to make
@@ -333,7 +370,12 @@ class EvEnergyClient:
             raise EvEnergyConnectionError("getting an access token timed out") from err
 
     async def _send(
-        self, method: str, url: URL, json_body: Mapping[str, Any] | None, max_bytes: int
+        self,
+        method: str,
+        url: URL,
+        json_body: Mapping[str, Any] | None,
+        max_bytes: int,
+        extra_headers: Mapping[str, str],
     ) -> tuple[int, Mapping[str, str], bytes, str]:
         """Send once; return the status, headers, body and the access token sent."""
         now = time.monotonic()
@@ -349,6 +391,7 @@ class EvEnergyClient:
                 url,
                 json=json_body,
                 headers={
+                    **extra_headers,
                     "Authorization": f"Bearer {token}",
                     "EvEnergy-Version": API_VERSION,
                     "Accept": "application/json",

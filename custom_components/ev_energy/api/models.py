@@ -174,6 +174,9 @@ class VehicleStatus:
     state: VehicleState | None
     target_charge_level_percentage: int | None
     odometer_meters: int | None
+    charge_level_watt_hours: int | None
+    charge_energy_added_watt_hours: int | None
+    is_complete: bool | None
 
     @classmethod
     def from_api(cls, data: JsonObject) -> VehicleStatus:
@@ -188,6 +191,9 @@ class VehicleStatus:
             state=_enum(data, "state", VehicleState),
             target_charge_level_percentage=_int(data, "target_charge_level_percentage"),
             odometer_meters=_int(data, "odometer_meters"),
+            charge_level_watt_hours=_int(data, "charge_level_watt_hours"),
+            charge_energy_added_watt_hours=_int(data, "charge_energy_added_watt_hours"),
+            is_complete=_bool(data, "is_complete"),
         )
 
 
@@ -251,6 +257,8 @@ class EvseStatus:
     mode: str | None
     signal_strength_rssi_dbm: int | None
     is_enabled: bool | None
+    max_current_rating_milliamps: int | None
+    cable_current_rating_milliamps: int | None
 
     @classmethod
     def from_api(cls, data: JsonObject) -> EvseStatus:
@@ -266,6 +274,8 @@ class EvseStatus:
             mode=_str(data, "mode"),
             signal_strength_rssi_dbm=_int(data, "signal_strength_rssi_dbm"),
             is_enabled=_bool(data, "is_enabled"),
+            max_current_rating_milliamps=_int(data, "max_current_rating_milliamps"),
+            cable_current_rating_milliamps=_int(data, "cable_current_rating_milliamps"),
         )
 
 
@@ -528,6 +538,70 @@ class EvseConnectivity:
             ip_address=_str(data, "ip_address"),
             iccid=_str(data, "iccid"),
         )
+
+
+class NotificationCategory(StrEnum):
+    """The kind of an in-app notification."""
+
+    ACTIONABLE = "ACTIONABLE"
+    SERVICE = "SERVICE"
+    RETRY = "RETRY"
+    MARKETING = "MARKETING"
+    INTERNAL = "INTERNAL"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Notification:
+    """An in-app notification, texts in the user's language."""
+
+    id: str
+    message_id: str | None
+    category: NotificationCategory | None
+    event_time: datetime | None
+    title: str | None
+    body: str | None
+    detail_title: str | None
+    detail_body: str | None
+    external_link: str | None
+    external_button_label: str | None
+    read_at: datetime | None
+    resolved_at: datetime | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> Notification:
+        """Parse a Notification."""
+        data, notification_id = _require_id(raw)
+        return cls(
+            id=notification_id,
+            message_id=_str(data, "message_id"),
+            category=_enum(data, "category", NotificationCategory),
+            event_time=_datetime(data, "event_time"),
+            title=_str(data, "short_text_title"),
+            body=_str(data, "short_text_body"),
+            detail_title=_str(data, "detail_page_title"),
+            detail_body=_str(data, "detail_page_body"),
+            external_link=_str(data, "external_link"),
+            external_button_label=_str(data, "external_button_label"),
+            read_at=_datetime(data, "read_at"),
+            resolved_at=_datetime(data, "resolved_at"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReconnectionLink:
+    """A page where the user re-authorises ev.energy's access to a vehicle."""
+
+    url: str
+    expires_at: datetime | None
+
+    @classmethod
+    def from_api(cls, raw: object) -> ReconnectionLink:
+        """Parse a VehicleReconnectionUrl; only an http(s) link is ever shown to the user."""
+        data: JsonObject = raw if isinstance(raw, Mapping) else {}
+        url = _str(data, "url")
+        if url is None or not re.match(r"https?://[^\s]+$", url, re.IGNORECASE):
+            raise EvEnergyResponseError("reconnection answer without a usable link")
+        return cls(url=url, expires_at=_datetime(data, "expires_at"))
 
 
 class ScheduleType(StrEnum):

@@ -1,0 +1,164 @@
+"""ev.energy's in-app notifications: read every 15 minutes, each shown once, also across restarts.
+
+A notification is news once: the first read that finds it unread and unresolved shows it (as
+an event, and as a persistent notification if the user wants), and its id is stored before it
+is shown, so a restart never shows it again. Dismissing such a persistent notification marks
+it read in ev.energy only when the user turned that on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import logging
+import re
+from typing import Any
+
+from homeassistant.components import persistent_notification
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .api import EvEnergyClient, EvEnergyError, Notification
+from .const import (
+    CONF_MARK_NOTIFICATIONS_READ,
+    CONF_PERSISTENT_NOTIFICATIONS,
+    DOMAIN,
+    MAX_REMEMBERED_NOTIFICATIONS,
+    NOTIFICATIONS_REFRESH_INTERVAL,
+)
+from .coordinator import EvEnergyConfigEntry, EvEnergyCoordinator, FollowerCoordinator
+
+_LOGGER = logging.getLogger(__name__)
+
+STORE_VERSION = 1
+_HTTP_LINK = re.compile(r"https?://[^\s<>]+", re.IGNORECASE)
+# A label cannot close the Markdown link it is written in.
+_NO_BRACKETS = str.maketrans("", "", "[]")
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.{entry_id}.notifications")
+
+
+async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
+    """Forget the shown notifications of a removed account."""
+    await _store(hass, entry_id).async_remove()
+
+
+def persistent_id(notification_id: str) -> str:
+    """Return the persistent notification id that shows an ev.energy notification."""
+    return f"{DOMAIN}_{notification_id}"
+
+
+def notification_message(notification: Notification) -> str:
+    """Return the persistent notification's text: short text, help text and link."""
+    parts = [text for text in (notification.body, notification.detail_body) if text]
+    link = notification.external_link
+    if link and _HTTP_LINK.fullmatch(link):
+        label = (notification.external_button_label or link).translate(_NO_BRACKETS)
+        parts.append(f"[{label}](<{link}>)")
+    return "\n\n".join(parts) or notification.id
+
+
+class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
+    """The user's current notifications; `new` holds those the last read showed first."""
+
+    feature = "notifications"
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        client: EvEnergyClient,
+        main: EvEnergyCoordinator,
+    ) -> None:
+        """Read notifications through `client`; show them as the entry's options say."""
+        super().__init__(
+            hass, entry, client, main, name="notifications", interval=NOTIFICATIONS_REFRESH_INTERVAL
+        )
+        # No quick retry either: the cadence is a promise.
+        self.retry_soon = NOTIFICATIONS_REFRESH_INTERVAL
+        self._store = _store(hass, entry.entry_id)
+        # Ids already shown, oldest first (a dict keeps insertion order).
+        self._shown: dict[str, None] | None = None
+        # (refresh number, notifications shown for the first time by that refresh)
+        self.new: tuple[int, list[Notification]] = (0, [])
+        self._persistent = bool(entry.options.get(CONF_PERSISTENT_NOTIFICATIONS, False))
+        if self._persistent and entry.options.get(CONF_MARK_NOTIFICATIONS_READ, False):
+            entry.async_on_unload(
+                persistent_notification.async_register_callback(hass, self._on_dismissed)
+            )
+
+    def _failure_interval(self, err: EvEnergyError) -> timedelta:
+        return max(super()._failure_interval(err), self.base_interval)
+
+    async def _async_update_data(self) -> list[Notification]:
+        try:
+            return await super()._async_update_data()
+        except UpdateFailed as err:
+            # A 429's Retry-After only ever delays the next read, never brings it forward.
+            if err.retry_after is not None:
+                err.retry_after = max(err.retry_after, self.base_interval.total_seconds())
+            raise
+
+    @callback
+    def _on_live_update(self) -> None:
+        """Never catch up early after an outage: read at most every 15 minutes."""
+
+    async def _async_fetch(self) -> list[Notification]:
+        if self._shown is None:
+            stored = await self._store.async_load() or {}
+            self._shown = dict.fromkeys(str(i) for i in stored.get("shown", []))
+        notifications = await self.client.async_get_notifications(self.hass.config.language)
+        fresh = sorted(
+            (
+                notification
+                for notification in notifications
+                if notification.id not in self._shown
+                # Read in the app, or already resolved: not news any more.
+                and notification.read_at is None
+                and notification.resolved_at is None
+            ),
+            key=lambda n: n.event_time or datetime.min.replace(tzinfo=UTC),
+        )
+        unseen = [n.id for n in notifications if n.id not in self._shown]
+        if unseen:
+            self._shown.update(dict.fromkeys(unseen))
+            for old in list(self._shown)[: max(0, len(self._shown) - MAX_REMEMBERED_NOTIFICATIONS)]:
+                del self._shown[old]
+            # Stored before anything is shown: a crash may lose one, a restart never repeats one.
+            await self._store.async_save({"shown": list(self._shown)})
+        self.new = (self.refreshes_started, fresh)
+        if self._persistent:
+            for notification in fresh:
+                persistent_notification.async_create(
+                    self.hass,
+                    notification_message(notification),
+                    title=notification.title or notification.detail_title,
+                    notification_id=persistent_id(notification.id),
+                )
+        return notifications
+
+    @callback
+    def _on_dismissed(
+        self,
+        update_type: persistent_notification.UpdateType,
+        dismissed: dict[str, persistent_notification.Notification],
+    ) -> None:
+        """Mark read in ev.energy what the user dismissed in Home Assistant."""
+        if update_type is not persistent_notification.UpdateType.REMOVED:
+            return
+        current = {notification.id: notification for notification in self.data or []}
+        for key in dismissed:
+            notification = current.get(key.removeprefix(f"{DOMAIN}_"))
+            if key.startswith(f"{DOMAIN}_") and notification and notification.read_at is None:
+                self.hass.async_create_task(self._async_mark_read(notification.id))
+
+    async def _async_mark_read(self, notification_id: str) -> None:
+        try:
+            await self.client.async_mark_notification_read(notification_id, dt_util.utcnow())
+        except EvEnergyError as err:
+            _LOGGER.warning(
+                "Could not mark ev.energy notification %s read: %s", notification_id, err
+            )

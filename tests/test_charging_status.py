@@ -1,0 +1,131 @@
+"""The charging status sensor and the extra sensors through a real config entry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_OFF, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from .conftest import NOW, VEHICLES_URL, Fault, MockApi, setup_integration, state_of
+
+STATUS = "sensor.family_car_charging_status"
+
+pytestmark = pytest.mark.usefixtures("setup_credentials")
+
+
+async def _move(hass: HomeAssistant, freezer: FrozenDateTimeFactory, to: datetime) -> None:
+    freezer.move_to(to)
+    async_fire_time_changed(hass, to)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_status_of_each_vehicle(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """The fixtures: one car charging, one disconnected, one unplugged."""
+    await setup_integration(hass, config_entry)
+    status = state_of(hass, STATUS)
+    assert status.state == "charging"
+    assert status.attributes["next_charge_start"] is None
+    assert status.attributes["options"][0] == "vehicle_disconnected"
+    assert state_of(hass, "sensor.nissan_leaf_charging_status").state == "vehicle_disconnected"
+    assert state_of(hass, "sensor.van_charging_status").state == "not_plugged_in"
+
+
+async def test_waiting_for_the_plan_then_charging(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Plugged in and idle before the plan's 13:00 slot; the next poll sees it charging."""
+    log = mock_api.vehicles[0]["latest_status_log"]
+    log.update(is_charging=False, charge_rate_watts=0, state="PLUGGED_IN_NOT_CHARGING")
+    mock_api.evses[0]["latest_status_log"].update(is_charging=False, control_pilot_status="B")
+    await setup_integration(hass, config_entry)
+    status = state_of(hass, STATUS)
+    assert status.state == "waiting_for_planned_slot"
+    assert status.attributes["next_charge_start"] == "2026-11-22T13:00:00+00:00"
+
+    log.update(is_charging=True, sampled_at="2026-11-22T13:00:30Z")
+    mock_api.evses[0]["latest_status_log"]["sampled_at"] = "2026-11-22T13:00:30Z"
+    await _move(hass, freezer, datetime.fromisoformat("2026-11-22T13:01:00+00:00"))
+    assert state_of(hass, STATUS).state == "charging"
+
+
+async def test_charger_goes_offline(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The charger's status stops updating: past 30 minutes the car's status says so."""
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, STATUS).state == "charging"
+    # The fixtures' charger was sampled at 09:59 and never again.
+    await _move(hass, freezer, NOW + timedelta(minutes=25))
+    assert state_of(hass, STATUS).state == "charger_offline"
+
+
+async def test_status_unavailable_when_the_live_poll_fails(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await setup_integration(hass, config_entry)
+    mock_api.fail(VEHICLES_URL, Fault(status=400), times=10)
+    await _move(hass, freezer, NOW + timedelta(minutes=1))
+    assert state_of(hass, STATUS).state == STATE_UNAVAILABLE
+
+
+async def test_unknown_when_nothing_explains_it(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """Idle, smart charging on, below the limit and nothing planned: unknown, not a guess."""
+    log = mock_api.vehicles[0]["latest_status_log"]
+    log.update(is_charging=False, charge_rate_watts=0, state="PLUGGED_IN_NOT_CHARGING")
+    mock_api.schedules["schedules"] = []
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, STATUS).state == STATE_UNKNOWN
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_extra_sensors(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """Battery capacity, charge level, energy added, charger currents, charging complete."""
+    await setup_integration(hass, config_entry)
+    capacity = state_of(hass, "sensor.family_car_battery_capacity")
+    assert (capacity.state, capacity.attributes["unit_of_measurement"]) == ("75.0", "kWh")
+    assert state_of(hass, "sensor.family_car_charge_level").state == "47.25"
+    assert state_of(hass, "sensor.family_car_energy_added_vehicle").state == "12.0"
+    maximum = state_of(hass, "sensor.hypervolt_home_3_0_maximum_current")
+    assert (maximum.state, maximum.attributes["unit_of_measurement"]) == ("32.0", "A")
+    assert state_of(hass, "sensor.hypervolt_home_3_0_cable_current_rating").state == "32.0"
+    assert state_of(hass, "binary_sensor.family_car_charging_complete").state == STATE_OFF
+    assert state_of(hass, "binary_sensor.nissan_leaf_charging_complete").state == STATE_UNKNOWN
+
+
+async def test_fast_changing_sensors_are_disabled_by_default(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    await setup_integration(hass, config_entry)
+    for entity_id, disabled in (
+        ("sensor.family_car_charge_level", True),
+        ("sensor.family_car_energy_added_vehicle", True),
+        ("sensor.family_car_battery_capacity", False),
+        ("sensor.family_car_charging_status", False),
+        ("binary_sensor.family_car_charging_complete", False),
+    ):
+        entry = entity_registry.async_get(entity_id)
+        assert entry is not None, entity_id
+        assert (entry.disabled_by is not None) is disabled, entity_id
