@@ -578,7 +578,7 @@ async def _feed_accounts(
     assert config_entry.state is ConfigEntryState.LOADED
     runtime = config_entry.runtime_data
     # The order of a real start-up: the live poll first, then what depends on it.
-    coordinators = (runtime.coordinator, runtime.prices, runtime.sessions, runtime.connectivity)
+    coordinators = (runtime.live, runtime.prices, runtime.sessions, runtime.connectivity)
     for index, account in enumerate(accounts):
         mock_api.vehicles = account.vehicles
         mock_api.evses = account.evses
@@ -661,7 +661,7 @@ async def test_poll_with_daily_prices_times_not_a_list(
 ) -> None:
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
-    coordinator = config_entry.runtime_data.coordinator
+    coordinator = config_entry.runtime_data.live
     mock_api.tariff = _tariff(
         type="DUAL_RATE", daily_prices={"peak": {"price": "0.10", "times": 5}}
     )

@@ -36,7 +36,7 @@ async def test_entities(
     """Every entity's registry entry and state matches the snapshot."""
     await setup_integration(hass, config_entry)
     # Health figures follow live refreshes: one after the background reads makes them settle.
-    await config_entry.runtime_data.coordinator.async_refresh()
+    await config_entry.runtime_data.live.async_refresh()
     await snapshot_platform(hass, entity_registry, snapshot, config_entry.entry_id)
 
 

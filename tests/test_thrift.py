@@ -131,5 +131,5 @@ async def test_connectivity_reads_are_spread_out(
     assert all(len(mock_api.calls(url)) in (1, 2) for url in urls)
     assert reads() <= 33
     # The live poll keeps its one-minute pace while a car charges.
-    assert config_entry.runtime_data.coordinator.update_interval == UPDATE_INTERVAL
+    assert config_entry.runtime_data.live.update_interval == UPDATE_INTERVAL
     assert len(mock_api.calls(VEHICLES_URL)) >= 60

@@ -159,7 +159,7 @@ async def test_sessions_read_in_flight_does_not_undo_boost(
     await setup_integration(hass, config_entry)
     assert state_of(hass, BOOST).state == "off"
 
-    live = config_entry.runtime_data.coordinator
+    live = config_entry.runtime_data.live
     gate = mock_api.hold(SESSIONS_URL)
     _start_poll(hass, freezer, timedelta(minutes=5))
     await mock_api.wait_held(SESSIONS_URL)

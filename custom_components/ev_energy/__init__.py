@@ -22,7 +22,7 @@ from .const import CONF_API_URL, DATA_API_URL, DOMAIN
 from .coordinator import (
     EvEnergyConfigEntry,
     EvEnergyConnectivityCoordinator,
-    EvEnergyCoordinator,
+    EvEnergyLiveCoordinator,
     EvEnergyPriceCoordinator,
     EvEnergyRuntimeData,
     EvEnergySessionsCoordinator,
@@ -72,24 +72,24 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
     client = EvEnergyClient(
         async_get_clientsession(hass), OAuth2SessionAuth(oauth_session), api_url(hass)
     )
-    coordinator = EvEnergyCoordinator(hass, entry, client)
-    await coordinator.async_config_entry_first_refresh()
+    live = EvEnergyLiveCoordinator(hass, entry, client)
+    await live.async_config_entry_first_refresh()
     async_check_scopes(hass, entry.entry_id, entry.data["token"])
 
     @callback
     def update_vehicle_issues() -> None:
-        if coordinator.last_update_success:
+        if live.last_update_success:
             async_update_vehicle_issues(
-                hass, entry.entry_id, coordinator.data.vehicles, coordinator.data.ids_with_device
+                hass, entry.entry_id, live.data.vehicles, live.data.ids_with_device
             )
 
     update_vehicle_issues()
-    entry.async_on_unload(coordinator.async_add_listener(update_vehicle_issues))
-    prices = EvEnergyPriceCoordinator(hass, entry, client, coordinator)
-    sessions = EvEnergySessionsCoordinator(hass, entry, client, coordinator)
-    connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, coordinator)
-    plans = EvEnergyPlanCoordinator(hass, entry, client, coordinator, sessions, prices)
-    notifications = EvEnergyNotificationsCoordinator(hass, entry, client, coordinator)
+    entry.async_on_unload(live.async_add_listener(update_vehicle_issues))
+    prices = EvEnergyPriceCoordinator(hass, entry, client, live)
+    sessions = EvEnergySessionsCoordinator(hass, entry, client, live)
+    connectivity = EvEnergyConnectivityCoordinator(hass, entry, client, live)
+    plans = EvEnergyPlanCoordinator(hass, entry, client, live, sessions, prices)
+    notifications = EvEnergyNotificationsCoordinator(hass, entry, client, live)
     # Only the live poll holds up start-up; the rest is read in the background and its
     # entities show unknown until then, so a slow endpoint never delays Home Assistant.
     for name, first_read in (
@@ -102,7 +102,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         entry.async_create_background_task(hass, first_read, f"{DOMAIN} first {name} read")
     entry.runtime_data = EvEnergyRuntimeData(
         client=client,
-        coordinator=coordinator,
+        live=live,
         prices=prices,
         sessions=sessions,
         connectivity=connectivity,
@@ -110,7 +110,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         notifications=notifications,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    await async_setup_history(hass, entry, client, coordinator)
+    await async_setup_history(hass, entry, client, live)
     return True
 
 
@@ -139,7 +139,7 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: EvEnergyConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """Allow removing a vehicle or charger that is no longer in the ev.energy account."""
-    data = entry.runtime_data.coordinator.data
+    data = entry.runtime_data.live.data
     in_account = data.vehicles.keys() | data.evses.keys() | {data.user.id}
     return not any(
         domain == DOMAIN and resource_id in in_account for domain, resource_id in device.identifiers

@@ -91,27 +91,26 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create the binary sensors of every vehicle and charger, and the cheapest window."""
-    coordinator = entry.runtime_data.coordinator
+    live = entry.runtime_data.live
 
     def build(data: EvEnergyData, resource_id: str) -> list[BinarySensorEntity]:
         if vehicle := data.vehicles.get(resource_id):
             return [
                 *(
-                    VehicleBinarySensor(coordinator, vehicle, description)
+                    VehicleBinarySensor(live, vehicle, description)
                     for description in VEHICLE_BINARY_SENSORS
                 ),
                 ChargingPlannedSensor(entry.runtime_data.plans, vehicle, CHARGING_PLANNED),
             ]
         evse = data.evses[resource_id]
         return [
-            ChargerBinarySensor(coordinator, evse, description)
-            for description in CHARGER_BINARY_SENSORS
+            ChargerBinarySensor(live, evse, description) for description in CHARGER_BINARY_SENSORS
         ]
 
     async_add_resource_entities(entry, async_add_entities, build)
     entities: list[BinarySensorEntity] = []
     hours = float(entry.options.get(CONF_WINDOW_HOURS, 0))
-    if hours > 0 and coordinator.data.tariff is not None:
+    if hours > 0 and live.data.tariff is not None:
         entities.append(
             CheapestWindowSensor(
                 entry.runtime_data.prices,

@@ -96,7 +96,7 @@ class EvEnergyRuntimeData:
     """What a loaded config entry holds."""
 
     client: EvEnergyClient
-    coordinator: EvEnergyCoordinator
+    live: EvEnergyLiveCoordinator
     prices: EvEnergyPriceCoordinator
     sessions: EvEnergySessionsCoordinator
     connectivity: EvEnergyConnectivityCoordinator
@@ -253,7 +253,7 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             )
 
 
-class EvEnergyCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
+class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
     """The live poll: vehicles, and chargers when the account has any.
 
     The user (tariff assignment, chargers) and the tariff are read hourly; the tariff also on
@@ -491,12 +491,12 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
         hass: HomeAssistant,
         entry: EvEnergyConfigEntry,
         client: EvEnergyClient,
-        main: EvEnergyCoordinator,
+        live: EvEnergyLiveCoordinator,
         *,
         name: str,
         interval: timedelta,
     ) -> None:
-        """Poll `name` every `interval` through `client`, following `main`."""
+        """Poll `name` every `interval` through `client`, following `live`."""
         super().__init__(
             hass,
             entry,
@@ -505,9 +505,9 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
             interval=interval,
             retry_soon=FOLLOWER_RETRY_SOON,
         )
-        self.main = main
-        self._main_was_ok = main.last_update_success
-        entry.async_on_unload(main.async_add_listener(self._on_live_update))
+        self.live = live
+        self._live_was_ok = live.last_update_success
+        entry.async_on_unload(live.async_add_listener(self._on_live_update))
 
     def _failure_interval(self, err: EvEnergyError) -> timedelta:
         # A refusal (403, 404) will not heal in seconds: its back-off starts at the cadence.
@@ -518,9 +518,9 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
     @callback
     def _on_live_update(self) -> None:
         """After an outage, catch up as soon as the live poll works again."""
-        main_ok = self.main.last_update_success
-        recovered = main_ok and not self._main_was_ok
-        self._main_was_ok = main_ok
+        live_ok = self.live.last_update_success
+        recovered = live_ok and not self._live_was_ok
+        self._live_was_ok = live_ok
         if recovered and not self.last_update_success:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
@@ -540,10 +540,10 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
         hass: HomeAssistant,
         entry: EvEnergyConfigEntry,
         client: EvEnergyClient,
-        main: EvEnergyCoordinator,
+        live: EvEnergyLiveCoordinator,
     ) -> None:
-        """Read prices through `client` for the tariff `main` polls."""
-        super().__init__(hass, entry, client, main, name="prices", interval=PRICE_REFRESH_INTERVAL)
+        """Read prices through `client` for the tariff `live` polls."""
+        super().__init__(hass, entry, client, live, name="prices", interval=PRICE_REFRESH_INTERVAL)
         self._unsub_boundary: CALLBACK_TYPE | None = None
         self._unsub_horizon: CALLBACK_TYPE | None = None
         self._unloaded = False
@@ -551,7 +551,7 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
         self._view: tuple[tuple[object, ...], PriceView] | None = None
         self.zone = ZoneInfo(hass.config.time_zone)
         self._zone_warned: set[str] = set()
-        main.prices = self
+        live.prices = self
         entry.async_on_unload(self._cancel_timers)
 
     def _next_interval(self, data: PriceSchedule) -> timedelta:
@@ -563,7 +563,7 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
         return schedule
 
     async def _async_fetch_schedule(self) -> PriceSchedule:
-        tariff = self.main.data.tariff
+        tariff = self.live.data.tariff
         self.zone = self._resolve_zone(tariff)
         if tariff is None or tariff.currency is None:
             return PriceSchedule()
@@ -592,7 +592,7 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
     @property
     def view(self) -> PriceView:
         """The prices as entities show them: rebuilt once per update or boundary, then shared."""
-        key = (self.data, self.main.data, self._boundaries_passed)
+        key = (self.data, self.live.data, self._boundaries_passed)
         if self._view is None or any(
             old is not new for old, new in zip(self._view[0], key, strict=True)
         ):
@@ -601,7 +601,7 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
                 PriceView(
                     at=dt_util.utcnow(),
                     schedule=self.data or PriceSchedule(),
-                    tariff=self.main.data.tariff,
+                    tariff=self.live.data.tariff,
                     zone=self.zone,
                 ),
             )
@@ -735,30 +735,30 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         hass: HomeAssistant,
         entry: EvEnergyConfigEntry,
         client: EvEnergyClient,
-        main: EvEnergyCoordinator,
+        live: EvEnergyLiveCoordinator,
     ) -> None:
-        """Read sessions through `client`; watch `main` for plug-ins and unplugs."""
+        """Read sessions through `client`; watch `live` for plug-ins and unplugs."""
         super().__init__(
-            hass, entry, client, main, name="sessions", interval=SESSIONS_REFRESH_INTERVAL
+            hass, entry, client, live, name="sessions", interval=SESSIONS_REFRESH_INTERVAL
         )
-        self._plugged = self._plug_states(main)
+        self._plugged = self._plug_states(live)
         # Every session of the last read (newest page), for the charging calendar.
         self.recent: list[ChargingSession] = []
 
     @staticmethod
-    def _plug_states(main: EvEnergyCoordinator) -> dict[str, bool | None]:
+    def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, bool | None]:
         return {
             vehicle.id: vehicle.status.is_plugged_in if vehicle.status else None
-            for vehicle in main.data.vehicles.values()
+            for vehicle in live.data.vehicles.values()
         }
 
     @callback
     def _on_live_update(self) -> None:
         """Also read sessions at once on a plug-in (new session) or unplug (session ended)."""
         super()._on_live_update()
-        if not self.main.last_update_success:
+        if not self.live.last_update_success:
             return
-        plugged = self._plug_states(self.main)
+        plugged = self._plug_states(self.live)
         changed = any(
             vehicle_id in self._plugged and self._plugged[vehicle_id] != state
             for vehicle_id, state in plugged.items()
@@ -800,11 +800,11 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
         hass: HomeAssistant,
         entry: EvEnergyConfigEntry,
         client: EvEnergyClient,
-        main: EvEnergyCoordinator,
+        live: EvEnergyLiveCoordinator,
     ) -> None:
-        """Read each charger of `main` through `client`."""
+        """Read each charger of `live` through `client`."""
         super().__init__(
-            hass, entry, client, main, name="connectivity", interval=CONNECTIVITY_SLICE
+            hass, entry, client, live, name="connectivity", interval=CONNECTIVITY_SLICE
         )
         # When each charger is due (monotonic seconds; absent: now) and its failures in a row.
         self._due_at: dict[str, float] = {}
@@ -812,7 +812,7 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
 
     def _period(self) -> float:
         """Seconds between two reads of a charger: hourly, unless over the budget."""
-        chargers = len(self.main.data.evses)
+        chargers = len(self.live.data.evses)
         return max(
             CONNECTIVITY_REFRESH_INTERVAL.total_seconds(),
             3600 * chargers / CONNECTIVITY_REQUESTS_PER_HOUR,
@@ -820,7 +820,7 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
 
     def _due(self, now: float) -> list[str]:
         """Return the chargers to read now: most overdue first, a slice of the fleet at most."""
-        chargers = self.main.data.evses
+        chargers = self.live.data.evses
         due = sorted(
             (evse_id for evse_id in chargers if self._due_at.get(evse_id, now) <= now),
             key=lambda evse_id: self._due_at.get(evse_id, now),
@@ -830,7 +830,7 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
 
     @callback
     def _on_live_update(self) -> None:
-        if not self._main_was_ok and self.main.last_update_success and self._charger_failures:
+        if not self._live_was_ok and self.live.last_update_success and self._charger_failures:
             # A real outage is over: whatever failed during it is worth reading again now.
             for evse_id in self._charger_failures:
                 self._due_at.pop(evse_id, None)
@@ -844,7 +844,7 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
             *(self.client.async_get_connectivity(evse_id) for evse_id in evse_ids),
             return_exceptions=True,
         )
-        chargers = self.main.data.evses.keys()
+        chargers = self.live.data.evses.keys()
         connectivity = {k: v for k, v in (self.data or {}).items() if k in chargers}
         errors: dict[str, EvEnergyError] = {}
         period = self._period()

@@ -34,7 +34,7 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: EvEnergyConfigEntry
 ) -> dict[str, Any]:
     """Return the entry and the last snapshot, redacted."""
-    coordinator = entry.runtime_data.coordinator
+    live = entry.runtime_data.live
     client = entry.runtime_data.client
     prices = entry.runtime_data.prices
     sessions = entry.runtime_data.sessions.data or {}
@@ -44,8 +44,8 @@ async def async_get_config_entry_diagnostics(
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "data": async_redact_data(
             {
-                **asdict(coordinator.data),
-                "ids_with_device": sorted(coordinator.data.ids_with_device),
+                **asdict(live.data),
+                "ids_with_device": sorted(live.data.ids_with_device),
             },
             TO_REDACT,
         ),
@@ -56,9 +56,9 @@ async def async_get_config_entry_diagnostics(
             {evse_id: asdict(item) for evse_id, item in connectivity.items()}, TO_REDACT
         ),
         "polling": {
-            "last_update_success": coordinator.last_update_success,
+            "last_update_success": live.last_update_success,
             "update_interval_seconds": (
-                coordinator.update_interval.total_seconds() if coordinator.update_interval else None
+                live.update_interval.total_seconds() if live.update_interval else None
             ),
             "requests_total": client.request_count,
             "requests_last_hour": client.requests_last_hour,

@@ -25,8 +25,8 @@ from .const import DOMAIN
 from .coordinator import (
     EvEnergyConfigEntry,
     EvEnergyConnectivityCoordinator,
-    EvEnergyCoordinator,
     EvEnergyData,
+    EvEnergyLiveCoordinator,
     EvEnergyPriceCoordinator,
     EvEnergySessionsCoordinator,
     FollowerCoordinator,
@@ -76,12 +76,12 @@ def async_add_resource_entities(
     A resource whose device was removed (gone from the account for several polls) is
     forgotten, so its entities come back if it reappears later.
     """
-    coordinator = entry.runtime_data.coordinator
+    live = entry.runtime_data.live
     known: set[str] = set()
 
     @callback
     def add_new() -> None:
-        data = coordinator.data
+        data = live.data
         known.intersection_update(data.ids_with_device)
         present = data.ids_with_device & (data.vehicles.keys() | data.evses.keys())
         if new := present - known:
@@ -91,7 +91,7 @@ def async_add_resource_entities(
             )
 
     add_new()
-    entry.async_on_unload(coordinator.async_add_listener(add_new))
+    entry.async_on_unload(live.async_add_listener(add_new))
 
 
 class ChangeFilter:
@@ -115,14 +115,14 @@ class ChangeFilter:
         return True
 
 
-class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyCoordinator]):
+class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
     """An entity of one ev.energy resource, unique id `<resource id>_<key>`."""
 
     _attr_has_entity_name = True
 
     def __init__(
         self,
-        coordinator: EvEnergyCoordinator,
+        coordinator: EvEnergyLiveCoordinator,
         resource_id: str,
         description: EntityDescription,
     ) -> None:
@@ -147,7 +147,7 @@ class EvEnergyVehicleEntity(EvEnergyEntity):
     """An entity of a vehicle's device."""
 
     def __init__(
-        self, coordinator: EvEnergyCoordinator, vehicle: Vehicle, description: EntityDescription
+        self, coordinator: EvEnergyLiveCoordinator, vehicle: Vehicle, description: EntityDescription
     ) -> None:
         """Attach to the vehicle's device."""
         super().__init__(coordinator, vehicle.id, description)
@@ -168,7 +168,7 @@ class EvEnergyChargerEntity(EvEnergyEntity):
     """An entity of a charger's (EVSE's) device."""
 
     def __init__(
-        self, coordinator: EvEnergyCoordinator, evse: Evse, description: EntityDescription
+        self, coordinator: EvEnergyLiveCoordinator, evse: Evse, description: EntityDescription
     ) -> None:
         """Attach to the charger's device."""
         super().__init__(coordinator, evse.id, description)
@@ -225,7 +225,7 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
         """Also follow the live poll; remember the availability first written."""
         await super().async_added_to_hass()
         self._shown_available = self.available
-        self.async_on_remove(self.coordinator.main.async_add_listener(self._handle_live_update))
+        self.async_on_remove(self.coordinator.live.async_add_listener(self._handle_live_update))
 
     @callback
     def _handle_coordinator_update(self) -> None:
@@ -235,13 +235,13 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
     @callback
     def _handle_live_update(self) -> None:
         """Rewrite only if the live poll changed this entity's resource (or the account)."""
-        if self._shows_news(self.coordinator.main.changed_ids, self.available):
+        if self._shows_news(self.coordinator.live.changed_ids, self.available):
             super()._handle_coordinator_update()
 
     @property
     def in_account(self) -> bool:
         """Whether the live poll still lists this entity's vehicle or charger."""
-        data = self.coordinator.main.data
+        data = self.coordinator.live.data
         return self.resource_id in data.vehicles or self.resource_id in data.evses
 
 
@@ -256,7 +256,7 @@ class EvEnergyPriceEntity(EvEnergyFollowerEntity[EvEnergyPriceCoordinator]):
         self, coordinator: EvEnergyPriceCoordinator, description: EntityDescription
     ) -> None:
         """Attach to the account's device."""
-        user_id = coordinator.main.data.user.id
+        user_id = coordinator.live.data.user.id
         super().__init__(coordinator, user_id, account_device_info(user_id), description)
 
     @property
@@ -267,16 +267,18 @@ class EvEnergyPriceEntity(EvEnergyFollowerEntity[EvEnergyPriceCoordinator]):
     @property
     def available(self) -> bool:
         """Available while the tariff is known and either source is healthy."""
-        main = self.coordinator.main
-        return main.data.tariff is not None and (
-            main.last_update_success or self.coordinator.last_update_success
+        live = self.coordinator.live
+        return live.data.tariff is not None and (
+            live.last_update_success or self.coordinator.last_update_success
         )
 
 
 class EvEnergyAccountEntity(EvEnergyEntity):
     """An entity of the account's service device, from the live poll."""
 
-    def __init__(self, coordinator: EvEnergyCoordinator, description: EntityDescription) -> None:
+    def __init__(
+        self, coordinator: EvEnergyLiveCoordinator, description: EntityDescription
+    ) -> None:
         """Attach to the account's device."""
         user_id = coordinator.data.user.id
         super().__init__(coordinator, user_id, description)

@@ -56,7 +56,7 @@ class NotificationEventEntity(
         self, coordinator: EvEnergyNotificationsCoordinator, description: EventEntityDescription
     ) -> None:
         """Attach to the account's device."""
-        user_id = coordinator.main.data.user.id
+        user_id = coordinator.live.data.user.id
         super().__init__(coordinator, user_id, account_device_info(user_id), description)
         self._delivered = 0
 

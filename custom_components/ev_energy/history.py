@@ -53,7 +53,7 @@ from .const import (
     DOMAIN,
     LOW_REMAINING_SHARE,
 )
-from .coordinator import EvEnergyConfigEntry, EvEnergyCoordinator
+from .coordinator import EvEnergyConfigEntry, EvEnergyLiveCoordinator
 from .energy_history import Quantity, hourly_values, restate
 
 _LOGGER = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class ChargingHistory:
         hass: HomeAssistant,
         entry: EvEnergyConfigEntry,
         client: EvEnergyClient,
-        coordinator: EvEnergyCoordinator,
+        coordinator: EvEnergyLiveCoordinator,
     ) -> None:
         """Import for `entry` through `client`; vehicles are named as `coordinator` knows them."""
         self.hass = hass
@@ -441,7 +441,7 @@ async def async_setup_history(
     hass: HomeAssistant,
     entry: EvEnergyConfigEntry,
     client: EvEnergyClient,
-    coordinator: EvEnergyCoordinator,
+    coordinator: EvEnergyLiveCoordinator,
 ) -> ChargingHistory | None:
     """Start the import, unless the recorder (where statistics live) is not running."""
     if "recorder" not in hass.config.components:

@@ -27,7 +27,7 @@ from .const import (
     MAX_REMEMBERED_NOTIFICATIONS,
     NOTIFICATIONS_REFRESH_INTERVAL,
 )
-from .coordinator import EvEnergyConfigEntry, EvEnergyCoordinator, FollowerCoordinator
+from .coordinator import EvEnergyConfigEntry, EvEnergyLiveCoordinator, FollowerCoordinator
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,11 +71,11 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
         hass: HomeAssistant,
         entry: EvEnergyConfigEntry,
         client: EvEnergyClient,
-        main: EvEnergyCoordinator,
+        live: EvEnergyLiveCoordinator,
     ) -> None:
         """Read notifications through `client`; show them as the entry's options say."""
         super().__init__(
-            hass, entry, client, main, name="notifications", interval=NOTIFICATIONS_REFRESH_INTERVAL
+            hass, entry, client, live, name="notifications", interval=NOTIFICATIONS_REFRESH_INTERVAL
         )
         # No quick retry either: the cadence is a promise.
         self.retry_soon = NOTIFICATIONS_REFRESH_INTERVAL

@@ -48,13 +48,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create the numbers of every vehicle."""
-    coordinator = entry.runtime_data.coordinator
+    live = entry.runtime_data.live
 
     def build(data: EvEnergyData, resource_id: str) -> list[VehicleNumber]:
         if vehicle := data.vehicles.get(resource_id):
-            return [
-                VehicleNumber(coordinator, vehicle, description) for description in VEHICLE_NUMBERS
-            ]
+            return [VehicleNumber(live, vehicle, description) for description in VEHICLE_NUMBERS]
         return []
 
     async_add_resource_entities(entry, async_add_entities, build)

@@ -20,7 +20,7 @@ from .api import EvEnergyClient, PriceSchedule
 from .const import PLAN_REFRESH_INTERVAL, PLAN_REFRESH_SLACK
 from .coordinator import (
     EvEnergyConfigEntry,
-    EvEnergyCoordinator,
+    EvEnergyLiveCoordinator,
     EvEnergyPriceCoordinator,
     EvEnergySessionsCoordinator,
     FollowerCoordinator,
@@ -55,12 +55,12 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         hass: HomeAssistant,
         entry: EvEnergyConfigEntry,
         client: EvEnergyClient,
-        main: EvEnergyCoordinator,
+        live: EvEnergyLiveCoordinator,
         sessions: EvEnergySessionsCoordinator,
         prices: EvEnergyPriceCoordinator,
     ) -> None:
         """Follow `sessions` for sub-session changes; price plans from `prices`."""
-        super().__init__(hass, entry, client, main, name="plans", interval=PLAN_REFRESH_INTERVAL)
+        super().__init__(hass, entry, client, live, name="plans", interval=PLAN_REFRESH_INTERVAL)
         self.sessions = sessions
         self.prices = prices
         self._unsub_boundary: CALLBACK_TYPE | None = None
@@ -71,7 +71,7 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
     def _targets(self) -> dict[str, PlanTarget]:
         """Vehicles in the account with an open session, plugged in as far as we know."""
         targets: dict[str, PlanTarget] = {}
-        vehicles = self.main.data.vehicles
+        vehicles = self.live.data.vehicles
         for vehicle_id, session in (self.sessions.data or {}).items():
             vehicle = vehicles.get(vehicle_id)
             if vehicle is None or not session.is_open or not session.sub_sessions:
@@ -117,7 +117,7 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
     def plan_for(self, vehicle_id: str) -> ChargePlan:
         """Return the vehicle's plan with the current voltage, prices and carbon intensity."""
         known = (self.data or {}).get(vehicle_id)
-        data = self.main.data
+        data = self.live.data
         evse = data.evses.get(known.target.evse_id or "") if known else None
         return ChargePlan(
             known.slots if known else (),
@@ -132,7 +132,7 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
     @property
     def currency(self) -> str | None:
         """The tariff's currency, which plan costs are in."""
-        tariff = self.main.data.tariff
+        tariff = self.live.data.tariff
         return tariff.currency if tariff else None
 
     @callback

@@ -63,7 +63,7 @@ class VehicleReconnectFlow(RepairsFlow):
         if user_input is not None:
             if (entry := self._entry()) is None:
                 return self.async_abort(reason="entry_not_loaded")
-            coordinator = entry.runtime_data.coordinator
+            coordinator = entry.runtime_data.live
             await coordinator.async_refresh()
             vehicle = coordinator.data.vehicles.get(self._vehicle_id)
             if vehicle is None or vehicle.integrated is not IntegrationStatus.INACTIVE:

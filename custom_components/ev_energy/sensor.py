@@ -52,8 +52,8 @@ from .api import (
 )
 from .coordinator import (
     EvEnergyConfigEntry,
-    EvEnergyCoordinator,
     EvEnergyData,
+    EvEnergyLiveCoordinator,
     EvEnergySessionsCoordinator,
     PriceView,
 )
@@ -416,10 +416,10 @@ SESSION_ENERGY = SensorEntityDescription(
 class HealthSensorDescription(SensorEntityDescription):
     """How the connection to ev.energy is doing: shown even while it is failing."""
 
-    value_fn: Callable[[EvEnergyCoordinator], SensorValue]
+    value_fn: Callable[[EvEnergyLiveCoordinator], SensorValue]
 
 
-def _token_expiry(coordinator: EvEnergyCoordinator) -> datetime | None:
+def _token_expiry(coordinator: EvEnergyLiveCoordinator) -> datetime | None:
     expires_at = coordinator.config_entry.data["token"].get("expires_at")
     return datetime.fromtimestamp(expires_at, UTC) if isinstance(expires_at, int | float) else None
 
@@ -537,12 +537,12 @@ async def async_setup_entry(
 ) -> None:
     """Create the sensors of every vehicle, charger and the account."""
     runtime = entry.runtime_data
-    coordinator = runtime.coordinator
+    live = runtime.live
 
     def build(data: EvEnergyData, resource_id: str) -> list[SensorEntity]:
         if vehicle := data.vehicles.get(resource_id):
             return [
-                *(VehicleSensor(coordinator, vehicle, d) for d in VEHICLE_SENSORS),
+                *(VehicleSensor(live, vehicle, d) for d in VEHICLE_SENSORS),
                 *(SessionSensor(runtime.sessions, vehicle, d) for d in SESSION_SENSORS),
                 SessionEnergySensor(runtime.sessions, vehicle, SESSION_ENERGY),
                 *(PlanSensor(runtime.plans, vehicle, d) for d in PLAN_SENSORS),
@@ -550,16 +550,16 @@ async def async_setup_entry(
             ]
         evse = data.evses[resource_id]
         return [
-            *(ChargerSensor(coordinator, evse, d) for d in CHARGER_SENSORS),
+            *(ChargerSensor(live, evse, d) for d in CHARGER_SENSORS),
             *(ConnectivitySensor(runtime.connectivity, evse, d) for d in CONNECTIVITY_SENSORS),
         ]
 
     async_add_resource_entities(entry, async_add_entities, build)
     account: list[SensorEntity] = [
-        CarbonIntensitySensor(coordinator, CARBON_INTENSITY),
-        *(HealthSensor(coordinator, description) for description in HEALTH_SENSORS),
+        CarbonIntensitySensor(live, CARBON_INTENSITY),
+        *(HealthSensor(live, description) for description in HEALTH_SENSORS),
     ]
-    if coordinator.data.tariff is not None:
+    if live.data.tariff is not None:
         account.extend(PriceSensor(runtime.prices, description) for description in PRICE_SENSORS)
     async_add_entities(account)
 
@@ -864,11 +864,11 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
     @property
     def available(self) -> bool:
         """Available while the live poll works: sessions and plans only refine the answer."""
-        main = self.coordinator.main
-        return main.last_update_success and self.resource_id in main.data.vehicles
+        live = self.coordinator.live
+        return live.last_update_success and self.resource_id in live.data.vehicles
 
     def _explanation(self) -> StatusExplanation | None:
-        data = self.coordinator.main.data
+        data = self.coordinator.live.data
         return explain(
             data.vehicles[self.resource_id],
             session=(self.coordinator.sessions.data or {}).get(self.resource_id),

@@ -69,7 +69,7 @@ async def _get_prices(call: ServiceCall) -> ServiceResponse:
     start, end = _aware(call.data.get(ATTR_START)), _aware(call.data.get(ATTR_END))
     if start is not None and end is not None and start >= end:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="invalid_period")
-    tariff = entry.runtime_data.coordinator.data.tariff
+    tariff = entry.runtime_data.live.data.tariff
     currency = tariff.currency if tariff else None
     schedule = entry.runtime_data.prices.data
     return {
@@ -99,7 +99,7 @@ def _vehicle_ids(
     hass: HomeAssistant, entry: EvEnergyConfigEntry, device_id: str | None
 ) -> list[str]:
     """Return the entry's vehicles, or the vehicle `device_id` is (else a validation error)."""
-    vehicles = entry.runtime_data.coordinator.data.vehicles
+    vehicles = entry.runtime_data.live.data.vehicles
     if device_id is None:
         return sorted(vehicles)
     device = dr.async_get(hass).async_get(device_id)
@@ -123,7 +123,7 @@ def _vehicle_ids(
 async def _get_charge_plan(call: ServiceCall) -> ServiceResponse:
     entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY])
     plans = entry.runtime_data.plans
-    vehicles = entry.runtime_data.coordinator.data.vehicles
+    vehicles = entry.runtime_data.live.data.vehicles
     now = dt_util.utcnow()
     response: dict[str, Any] = {}
     for vehicle_id in _vehicle_ids(call.hass, entry, call.data.get(ATTR_DEVICE_ID)):

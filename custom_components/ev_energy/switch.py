@@ -13,8 +13,8 @@ from .api import EvEnergyApiError, Vehicle
 from .const import DOMAIN
 from .coordinator import (
     EvEnergyConfigEntry,
-    EvEnergyCoordinator,
     EvEnergyData,
+    EvEnergyLiveCoordinator,
     EvEnergySessionsCoordinator,
 )
 from .entity import (
@@ -41,8 +41,8 @@ async def async_setup_entry(
     def build(data: EvEnergyData, resource_id: str) -> list[SwitchEntity]:
         if vehicle := data.vehicles.get(resource_id):
             return [
-                SmartChargingSwitch(runtime.coordinator, vehicle, SMART_CHARGING),
-                BoostSwitch(runtime.sessions, vehicle, BOOST, runtime.coordinator),
+                SmartChargingSwitch(runtime.live, vehicle, SMART_CHARGING),
+                BoostSwitch(runtime.sessions, vehicle, BOOST, runtime.live),
             ]
         return []
 
@@ -83,7 +83,7 @@ class BoostSwitch(EvEnergySessionEntity, SwitchEntity):
         coordinator: EvEnergySessionsCoordinator,
         vehicle: Vehicle,
         description: SwitchEntityDescription,
-        live: EvEnergyCoordinator,
+        live: EvEnergyLiveCoordinator,
     ) -> None:
         """Boost through the sessions coordinator; availability follows the live poll too."""
         super().__init__(coordinator, vehicle, description)

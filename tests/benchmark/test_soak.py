@@ -51,7 +51,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ev_energy.const import DOMAIN
-from custom_components.ev_energy.coordinator import EvEnergyCoordinator
+from custom_components.ev_energy.coordinator import EvEnergyLiveCoordinator
 from simulator import SimulatorConfig, SimulatorServer
 from simulator.faults import Fault
 from simulator.model import Vehicle
@@ -648,9 +648,9 @@ class Soak:
     # --- Home Assistant ---
 
     @property
-    def coordinator(self) -> EvEnergyCoordinator:
+    def coordinator(self) -> EvEnergyLiveCoordinator:
         """The live poll."""
-        coordinator: EvEnergyCoordinator = self.entry.runtime_data.coordinator
+        coordinator: EvEnergyLiveCoordinator = self.entry.runtime_data.live
         return coordinator
 
     async def setup(self) -> None:

@@ -41,7 +41,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.ev_energy.const import DOMAIN, UPDATE_INTERVAL
-from custom_components.ev_energy.coordinator import EvEnergyCoordinator
+from custom_components.ev_energy.coordinator import EvEnergyLiveCoordinator
 from simulator import SimulatorConfig, SimulatorServer
 from simulator.oauth import DEFAULT_REDIRECT_URIS
 
@@ -183,7 +183,7 @@ class Harness:
         or hourly; their entities are not held to the one-poll recovery promise.
         """
         runtime = self.entry.runtime_data
-        live = {self.coordinator, getattr(runtime, "prices", None)}
+        live = {self.live, getattr(runtime, "prices", None)}
         return {
             entity_id
             for platform in async_get_platforms(self.hass, DOMAIN)
@@ -192,9 +192,9 @@ class Harness:
         }
 
     @property
-    def coordinator(self) -> EvEnergyCoordinator:
+    def live(self) -> EvEnergyLiveCoordinator:
         """The entry's polling coordinator."""
-        coordinator: EvEnergyCoordinator = self.entry.runtime_data.coordinator
+        coordinator: EvEnergyLiveCoordinator = self.entry.runtime_data.live
         return coordinator
 
     def entry_state(self) -> ConfigEntryState:
@@ -216,7 +216,7 @@ class Harness:
         The interval is the live poll's current one: 60 s while a car charges (the default
         scenario's "Family car" does), longer when everything is idle (adaptive polling).
         """
-        interval = self.coordinator.update_interval or UPDATE_INTERVAL
+        interval = self.live.update_interval or UPDATE_INTERVAL
         self.freezer.tick(timedelta(seconds=seconds) if seconds else interval)
         async_fire_time_changed(self.hass)
         await self.hass.async_block_till_done(wait_background_tasks=True)

@@ -133,7 +133,7 @@ async def test_more_401s_with_working_refresh_do_not_ask_to_sign_in(
 
     assert not h.sim.faults.faults, "every injected 401 was served"
     assert ("POST", "/o/token/", 200) in h.requests(start)
-    outages = 0 if h.coordinator.last_update_success else 1
+    outages = 0 if h.live.last_update_success else 1
     assert h.reauth_flows() == []
     await h.poll()
     h.assert_recovered()
@@ -253,7 +253,7 @@ async def test_server_error_burst(ev_energy: Harness, status: int, path: str) ->
     await h.poll()
     # One failed poll keeps what was shown and is retried within seconds, not a whole interval.
     assert h.state(_soc(h)) == soc
-    assert h.coordinator.update_interval == LIVE_RETRY_SOON
+    assert h.live.update_interval == LIVE_RETRY_SOON
     for _ in range(3):
         await h.poll()
         assert h.state(_soc(h)) == STATE_UNAVAILABLE
@@ -288,15 +288,15 @@ async def test_hang_is_bounded_by_request_timeout(ev_energy: Harness) -> None:
         # The loop runs timers as they fall due (async_fire_time_changed would run them early).
         h.freezer.tick(0.5)
         await h.run_loop()
-        assert h.coordinator.failures == 0, "gave up before the timeout"
+        assert h.live.failures == 0, "gave up before the timeout"
         assert h.state(_soc(h)) != STATE_UNAVAILABLE
 
         h.freezer.tick(0.6)
-        await h.spin(lambda: h.coordinator.failures == 1, "the request to time out")
+        await h.spin(lambda: h.live.failures == 1, "the request to time out")
         await h.hass.async_block_till_done(wait_background_tasks=True)
         # One timeout is a blip: the state stays and the poll is retried soon.
         assert h.state(_soc(h)) != STATE_UNAVAILABLE
-        assert h.coordinator.update_interval == LIVE_RETRY_SOON
+        assert h.live.update_interval == LIVE_RETRY_SOON
         # The simulator is still holding the request: the client gave up, not the server.
         assert _paths(h, start, VEHICLES) == []
 
@@ -321,7 +321,7 @@ async def test_hanging_token_refresh_is_bounded_by_request_timeout(ev_energy: Ha
 
         h.freezer.tick(1.1)
         try:
-            await h.spin(lambda: h.coordinator.failures == 1, "the refresh to time out", 1.0)
+            await h.spin(lambda: h.live.failures == 1, "the refresh to time out", 1.0)
         finally:
             # Released, the abandoned refresh finds its connection gone (nothing is rotated).
             h.sim.faults.clear()
@@ -494,7 +494,7 @@ async def test_resource_disappears_and_returns(
     await h.admin("DELETE", f"/_sim/{kind}/{gone}")
     for _ in range(absent_polls):
         await h.poll()
-        assert gone not in getattr(h.coordinator.data, kind)
+        assert gone not in getattr(h.live.data, kind)
         # Unavailable (or, once the integration removed the device, gone altogether).
         shown = {e: s.state for e in gone_live if (s := h.hass.states.get(e)) is not None}
         assert set(shown.values()) <= {STATE_UNAVAILABLE}, shown
@@ -554,7 +554,7 @@ async def test_huge_page(ev_energy: Harness) -> None:
 
     await h.poll()
 
-    assert len(h.coordinator.data.vehicles) == 101
+    assert len(h.live.data.vehicles) == 101
     h.assert_recovered()
     # The 99 copies are new vehicles (new ids) to the integration; nothing else changes.
     registry = h.registry()
@@ -562,7 +562,7 @@ async def test_huge_page(ev_energy: Harness) -> None:
     assert all(u.startswith("vhclZZ") for u in registry.keys() - h.baseline_registry.keys())
 
     await h.poll()
-    assert len(h.coordinator.data.vehicles) == 2
+    assert len(h.live.data.vehicles) == 2
     h.assert_recovered()
     # Gone from the account, the copies' devices are removed after a few polls.
     for _ in range(10):
