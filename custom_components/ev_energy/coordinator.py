@@ -560,6 +560,10 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
     async def _async_fetch(self) -> PriceSchedule:
         schedule = await self._async_fetch_schedule()
         self._arm_horizon(schedule)
+        if schedule.at(dt_util.utcnow()) is None and not self._unloaded:
+            # No listed price for now: the tariff's own current price is shown, and the live
+            # poll reads it (its next run would be up to minutes away).
+            self.hass.async_create_task(self.live.async_request_refresh(), eager_start=False)
         return schedule
 
     async def _async_fetch_schedule(self) -> PriceSchedule:
