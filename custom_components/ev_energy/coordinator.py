@@ -276,7 +276,9 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         )
         self._user: User | None = None
         self._tariff: Tariff | None = None
-        self._account_read_at = self._tariff_read_at = 0.0
+        self._account_read_at = 0.0
+        # The tariff came with the account in this very poll (or setup): no second read.
+        self._tariff_just_read = False
         # Set by the price coordinator: its list tells when the tariff's own price is needed.
         self.prices: EvEnergyPriceCoordinator | None = None
         self.last_success: datetime | None = None
@@ -300,15 +302,14 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         user = await self.client.async_get_user(self.config_entry.unique_id)
         self._tariff = await self._async_get_tariff(user)
         self._user = user
-        self._account_read_at = self._tariff_read_at = time.monotonic()
+        self._account_read_at = time.monotonic()
+        self._tariff_just_read = True
 
     def _tariff_due(self) -> bool:
         """Whether this poll needs the tariff's own current price: the list has none for now."""
         tariff = self._tariff
-        if tariff is None or tariff.type is TariffType.FLAT_RATE:
+        if tariff is None or tariff.type is TariffType.FLAT_RATE or self._tariff_just_read:
             return False
-        if time.monotonic() - self._tariff_read_at < LIVE_RETRY_SOON.total_seconds():
-            return False  # read a moment ago, with the account
         schedule = self.prices.data if self.prices is not None else None
         return schedule is None or schedule.at(dt_util.utcnow()) is None
 
@@ -319,6 +320,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         assert self._user is not None
         user = self._user
         tariff_due = self._tariff_due()
+        self._tariff_just_read = False
 
         vehicles, evses, tariff = await asyncio.gather(
             self.client.async_get_vehicles(),
@@ -336,7 +338,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             # An auth failure outranks whatever else went wrong in the same cycle.
             raise next((e for e in errors if isinstance(e, EvEnergyAuthError)), errors[0])
         if tariff_due:
-            self._tariff, self._tariff_read_at = tariff, time.monotonic()
+            self._tariff = tariff
 
         by_id = self._keep_confirmed_writes(started, vehicles)
         evses_by_id = {evse.id: evse for evse in evses}

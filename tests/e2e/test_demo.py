@@ -175,7 +175,12 @@ async def test_demo_calendar_shows_tonights_plan(stack: DemoStack) -> None:
     assert starts[0] == datetime.fromisoformat(next_start["state"])
     assert max(ends) <= ready_by
     # 45 % -> 80 % of 75 kWh at 7.2 kW: eight half-hours (nine if the one in progress is
-    # among them, as only its rest counts), merged where contiguous.
+    # among them, as only its rest counts), merged where contiguous; run shortly before 07:00
+    # there is less time than that, and the plan fills what is left (the slot in progress
+    # shows from its start).
     planned_time = sum((end - start for start, end in zip(starts, ends, strict=True)), timedelta())
-    assert timedelta(hours=4) <= planned_time <= timedelta(hours=4, minutes=30)
+    left = ready_by - now
+    half_hour = timedelta(minutes=30)
+    assert min(timedelta(hours=4), left - half_hour) <= planned_time
+    assert planned_time <= min(timedelta(hours=4, minutes=30), left + half_hour)
     assert any(event["summary"] == "Charging session (plugged in)" for event in events)
