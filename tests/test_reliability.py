@@ -103,12 +103,15 @@ async def test_own_hourly_share_caps_polling(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """Past 25 % of a small limit in our own last hour, charging polls slow to idle pace."""
-    mock_api.rate_limit = (100, 90)
+    """Past half of a small limit in our own last hour, charging polls slow to 5 minutes."""
+    mock_api.rate_limit = (60, 55)
     await setup_integration(hass, config_entry)
-    # Setup plus a few one-minute polls use up 25 of 100 requests ...
     await _live_polls(hass, freezer, mock_api, 5)
-    assert int(state_of(hass, REQUESTS).state) >= 25
+    assert int(state_of(hass, REQUESTS).state) < 30
+    assert state_of(hass, INTERVAL).state == "60.0"
+    # Setup plus one-minute polls use up half of the 60 requests ...
+    await _live_polls(hass, freezer, mock_api, 5)
+    assert int(state_of(hass, REQUESTS).state) >= 30
     # ... so the pace drops to every 5 minutes.
     assert state_of(hass, INTERVAL).state == "300.0"
 

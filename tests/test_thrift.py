@@ -13,7 +13,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import Entity
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.test_util.aiohttp import (
+    AiohttpClientMocker,
+    AiohttpClientMockResponse,
+)
+from yarl import URL
 
+from custom_components.ev_energy.api import SESSIONS_PAGE_SIZE, EvEnergyClient, StaticTokenAuth
 from custom_components.ev_energy.const import UPDATE_INTERVAL
 
 from .conftest import (
@@ -133,3 +139,73 @@ async def test_connectivity_reads_are_spread_out(
     # The live poll keeps its one-minute pace while a car charges.
     assert config_entry.runtime_data.live.update_interval == UPDATE_INTERVAL
     assert len(mock_api.calls(VEHICLES_URL)) >= 60
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_only_a_new_sample_time_writes_only_last_seen(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+    writes: list[str],
+) -> None:
+    """A status that changed only its `sampled_at` rewrites the *last seen* sensor alone."""
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 60)
+    writes.clear()
+    mock_api.vehicles[0]["latest_status_log"]["sampled_at"] = "2026-11-22T10:11:00Z"
+    await _tick(hass, freezer, 60)
+    assert sorted(e for e in writes if "account" not in e) == ["sensor.family_car_last_seen"]
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_sessions_follow_charging(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Plugged in but not charging: sessions every 30 minutes; charging starts: read at once."""
+    mock_api.vehicles_page2 = []
+    for status in (
+        mock_api.vehicles[0]["latest_status_log"],
+        mock_api.evses[0]["latest_status_log"],
+    ):
+        status.update(is_plugged_in=True, is_charging=False)
+    await setup_integration(hass, config_entry)
+    before = len(mock_api.calls(SESSIONS_URL))
+    for _ in range(29):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SESSIONS_URL)) == before
+
+    for status in (
+        mock_api.vehicles[0]["latest_status_log"],
+        mock_api.evses[0]["latest_status_log"],
+    ):
+        status.update(is_charging=True)
+    for _ in range(3):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SESSIONS_URL)) == before + 2  # at once, and the 30-minute read
+    for _ in range(10):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SESSIONS_URL)) == before + 4  # then every 5 minutes
+
+
+async def test_sessions_read_a_page_per_fifty_vehicles(
+    hass: HomeAssistant, aioclient_mock: AiohttpClientMocker
+) -> None:
+    """Each vehicle's latest session: with many vehicles more than one page is read."""
+    pages = 0
+
+    async def page(method: str, url: URL, data: object) -> AiohttpClientMockResponse:
+        nonlocal pages
+        pages += 1
+        link = f'<{SESSIONS_URL}?page={pages + 1}>; rel="next"'
+        return AiohttpClientMockResponse(method, url, json=[], headers={"Link": link})
+
+    aioclient_mock.get(SESSIONS_URL, side_effect=page)
+    session = aioclient_mock.create_session(hass.loop)
+    client = EvEnergyClient(session, StaticTokenAuth("t"))
+    await client.async_get_sessions(max_pages=1 + 120 // SESSIONS_PAGE_SIZE)
+    await session.close()
+    assert pages == 3

@@ -127,6 +127,9 @@ class VehicleBinarySensor(EvEnergyVehicleEntity, BinarySensorEntity):
 
     entity_description: VehicleBinarySensorDescription
 
+    def _shown_value(self) -> object:
+        return self.is_on
+
     @property
     def is_on(self) -> bool | None:
         """The value from the last poll."""
@@ -137,6 +140,9 @@ class ChargerBinarySensor(EvEnergyChargerEntity, BinarySensorEntity):
     """A charger binary sensor."""
 
     entity_description: ChargerBinarySensorDescription
+
+    def _shown_value(self) -> object:
+        return self.is_on
 
     @property
     def is_on(self) -> bool | None:

@@ -41,7 +41,7 @@ LOW_BUDGET_UPDATE_INTERVAL: Final = timedelta(minutes=15)
 # Slow down to BUDGET_GUARD_UPDATE_INTERVAL once our own requests in the last hour exceed this
 # share of the limit, and to the low-budget pace when less than LOW_REMAINING_SHARE is left.
 BUDGET_GUARD_UPDATE_INTERVAL: Final = timedelta(minutes=5)
-HOURLY_SHARE: Final = 0.25
+HOURLY_SHARE: Final = 0.5
 LOW_REMAINING_SHARE: Final = 0.1
 DEFAULT_RATE_LIMIT: Final = 1000
 # One failed poll (a timeout, a 5xx) keeps the last data and is retried this soon; only a
@@ -63,8 +63,8 @@ RATE_TARIFF_DAYS: Final = 3
 CONF_WINDOW_HOURS: Final = "cheapest_window_hours"
 CONF_WINDOW_END: Final = "cheapest_window_end"
 
-# Sessions: every 5 minutes while a session is open or a car is plugged in, else every 30
-# (a plug change reads them at once anyway).
+# Sessions: every 5 minutes while a car charges, else every 30 (a plug or charging change
+# reads them at once anyway).
 SESSIONS_REFRESH_INTERVAL: Final = timedelta(minutes=5)
 SESSIONS_IDLE_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 # Each charger's connectivity is read hourly (less often for large fleets, so the reads stay

@@ -21,6 +21,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .api import (
+    SESSIONS_PAGE_SIZE,
     ChargingSession,
     EvEnergyApiError,
     EvEnergyAuthError,
@@ -752,15 +753,24 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         self.recent: list[ChargingSession] = []
 
     @staticmethod
-    def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, bool | None]:
+    def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, tuple[bool | None, bool | None]]:
+        """Each vehicle's (plugged in, charging): a change starts or ends a (sub-)session."""
         return {
-            vehicle.id: vehicle.status.is_plugged_in if vehicle.status else None
+            vehicle.id: (
+                (vehicle.status.is_plugged_in, vehicle.status.is_charging)
+                if vehicle.status
+                else (None, None)
+            )
             for vehicle in live.data.vehicles.values()
         }
 
     @callback
     def _on_live_update(self) -> None:
-        """Also read sessions at once on a plug-in (new session) or unplug (session ended)."""
+        """Also read sessions at once when a car is plugged in or out, or starts or stops charging.
+
+        A plug-in opens a session, an unplug ends it; charging starting or stopping usually
+        opens a sub-session (which the plan follows).
+        """
         super()._on_live_update()
         if not self.live.last_update_success:
             return
@@ -774,13 +784,17 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
     def _next_interval(self, data: dict[str, ChargingSession]) -> timedelta:
-        """Every 5 minutes while a session is open or a car is plugged in, else every 30."""
-        if any(session.is_open for session in data.values()) or any(self._plugged.values()):
+        """Every 5 minutes while a car charges (its energy grows), else every 30."""
+        if any(charging for _, charging in self._plugged.values()) or any(
+            evse.status is not None and evse.status.is_charging
+            for evse in self.live.data.evses.values()
+        ):
             return SESSIONS_REFRESH_INTERVAL
         return SESSIONS_IDLE_REFRESH_INTERVAL
 
     async def _async_fetch(self) -> dict[str, ChargingSession]:
-        sessions = await self.client.async_get_sessions()
+        pages = 1 + len(self.live.data.vehicles) // SESSIONS_PAGE_SIZE
+        sessions = await self.client.async_get_sessions(max_pages=pages)
         self.recent = sessions
         latest: dict[str, ChargingSession] = {}
         for session in sorted(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
 from functools import wraps
-from typing import Any, Concatenate
+from typing import Any, Concatenate, Final
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
@@ -94,24 +94,42 @@ def async_add_resource_entities(
     entry.async_on_unload(live.async_add_listener(add_new))
 
 
-class ChangeFilter:
-    """Skips state writes of entities whose resource did not change.
+# What an entity shows when it cannot tell cheaply: then every update is written.
+UNKNOWN_SHOWN: Final = object()
 
-    A coordinator tells its listeners which resources changed (`changed_ids`); an entity of
-    another resource has nothing new to show unless its availability flipped.
+
+class ChangeFilter:
+    """Skips state writes that would show nothing new.
+
+    A coordinator tells its listeners which resources changed (`changed_ids`): an entity of
+    another resource has nothing new to show unless its availability flipped. An entity that
+    can say cheaply what it shows (`_shown_value`) also skips an update of its own resource
+    that leaves that unchanged (a new `sampled_at` moves every status on every poll).
     """
 
     resource_id: str
     _shown_available: bool | None = None
+    _shown: object = UNKNOWN_SHOWN
+
+    def _shown_value(self) -> object:
+        """Return what the entity shows (its value), or UNKNOWN_SHOWN."""
+        return UNKNOWN_SHOWN
+
+    def _remember_shown(self, available: bool) -> None:
+        self._shown_available = available
+        # An unavailable entity shows no value (its resource may be gone from the data).
+        self._shown = self._shown_value() if available else UNKNOWN_SHOWN
 
     def _shows_news(self, changed_ids: set[str] | None, available: bool) -> bool:
-        if (
-            changed_ids is not None
-            and self.resource_id not in changed_ids
-            and available == self._shown_available
-        ):
-            return False
-        self._shown_available = available
+        if available == self._shown_available:
+            if changed_ids is not None and self.resource_id not in changed_ids:
+                return False
+            if available and (shown := self._shown_value()) is not UNKNOWN_SHOWN:
+                if shown == self._shown:
+                    return False
+                self._shown = shown
+                return True
+        self._remember_shown(available)
         return True
 
 
@@ -135,7 +153,7 @@ class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
     async def async_added_to_hass(self) -> None:
         """Remember the availability the first state was written with."""
         await super().async_added_to_hass()
-        self._shown_available = self.available
+        self._remember_shown(self.available)
 
     @callback
     def _handle_coordinator_update(self) -> None:
@@ -206,6 +224,9 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
     """
 
     _attr_has_entity_name = True
+    # Whether it shows data of the live poll itself (the tariff, a car's plug state), not just
+    # whether its resource is still in the account.
+    _shows_live_data = False
 
     def __init__(
         self,
@@ -224,7 +245,7 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
     async def async_added_to_hass(self) -> None:
         """Also follow the live poll; remember the availability first written."""
         await super().async_added_to_hass()
-        self._shown_available = self.available
+        self._remember_shown(self.available)
         self.async_on_remove(self.coordinator.live.async_add_listener(self._handle_live_update))
 
     @callback
@@ -234,8 +255,9 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
 
     @callback
     def _handle_live_update(self) -> None:
-        """Rewrite only if the live poll changed this entity's resource (or the account)."""
-        if self._shows_news(self.coordinator.live.changed_ids, self.available):
+        """Rewrite when the availability flipped, or what it shows of the live poll changed."""
+        changed = self.coordinator.live.changed_ids if self._shows_live_data else set()
+        if self._shows_news(changed, self.available):
             super()._handle_coordinator_update()
 
     @property
@@ -251,6 +273,8 @@ class EvEnergyPriceEntity(EvEnergyFollowerEntity[EvEnergyPriceCoordinator]):
     The live poll carries the tariff's own current price, used when the list has no price
     for now.
     """
+
+    _shows_live_data = True
 
     def __init__(
         self, coordinator: EvEnergyPriceCoordinator, description: EntityDescription

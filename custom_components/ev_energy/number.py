@@ -63,6 +63,9 @@ class VehicleNumber(EvEnergyVehicleEntity, NumberEntity):
 
     entity_description: VehicleNumberDescription
 
+    def _shown_value(self) -> object:
+        return self.native_value
+
     @property
     def native_value(self) -> int | None:
         """The value the API last reported."""

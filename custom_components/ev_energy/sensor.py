@@ -569,6 +569,9 @@ class VehicleSensor(EvEnergyVehicleEntity, SensorEntity):
 
     entity_description: VehicleSensorDescription
 
+    def _shown_value(self) -> object:
+        return self.native_value
+
     @property
     def native_value(self) -> SensorValue:
         """The value from the last poll."""
@@ -579,6 +582,9 @@ class ChargerSensor(EvEnergyChargerEntity, SensorEntity):
     """A charger sensor."""
 
     entity_description: ChargerSensorDescription
+
+    def _shown_value(self) -> object:
+        return self.native_value
 
     @property
     def native_value(self) -> SensorValue:
@@ -854,6 +860,8 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
     the sessions, so it changes as soon as any of them does.
     """
 
+    _shows_live_data = True
+
     async def async_added_to_hass(self) -> None:
         """Also follow the sessions (boost, the charger in use)."""
         await super().async_added_to_hass()
@@ -866,6 +874,9 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         """Available while the live poll works: sessions and plans only refine the answer."""
         live = self.coordinator.live
         return live.last_update_success and self.resource_id in live.data.vehicles
+
+    def _shown_value(self) -> object:
+        return (self.native_value, self.extra_state_attributes)
 
     def _explanation(self) -> StatusExplanation | None:
         data = self.coordinator.live.data

@@ -52,6 +52,9 @@ async def async_setup_entry(
 class SmartChargingSwitch(EvEnergyVehicleEntity, SwitchEntity):
     """Smart (price/carbon-optimised) charging; the API's answer is shown at once."""
 
+    def _shown_value(self) -> object:
+        return self.is_on
+
     @property
     def is_on(self) -> bool | None:
         """Whether smart charging is enabled."""

@@ -171,15 +171,16 @@ class EvEnergyClient:
         """Turn smart charging on or off and return the updated vehicle."""
         return await self._patch_vehicle(vehicle_id, {"smart_charging_enabled": bool(enabled)})
 
-    async def async_get_sessions(self) -> list[ChargingSession]:
+    async def async_get_sessions(self, max_pages: int = 1) -> list[ChargingSession]:
         """Return the most recent charging sessions (newest first), with sub-sessions.
 
-        One page is enough: only each vehicle's latest session is shown.
+        Only each vehicle's latest session is shown: a page per SESSIONS_PAGE_SIZE vehicles is
+        enough.
         """
         items = await self._get_list(
             self._base / "charging_sessions",
             [*_expand("sub_sessions"), ("page_size", str(SESSIONS_PAGE_SIZE))],
-            max_pages=1,
+            max_pages=max(1, min(max_pages, MAX_PAGES)),
         )
         return _parse_each(items, ChargingSession.from_api)
 
