@@ -175,7 +175,7 @@ class ScaleRun:
     @property
     def coordinator(self) -> Any:
         """The live poll."""
-        return self.entry.runtime_data.coordinator
+        return self.entry.runtime_data.live
 
     async def drive_until(self, done: Callable[[], bool], limit: timedelta) -> None:
         """Move the clocks timer by timer until `done()` or `limit` of simulated time."""

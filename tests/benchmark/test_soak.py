@@ -798,7 +798,7 @@ class Soak:
     def _live_entities(self) -> set[str]:
         """Entities of the live poll and of the prices (which also follow the live poll)."""
         runtime = self.entry.runtime_data
-        live = {runtime.coordinator, runtime.prices}
+        live = {runtime.live, runtime.prices}
         return {
             entity_id
             for platform in async_get_platforms(self.hass, DOMAIN)
