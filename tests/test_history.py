@@ -258,6 +258,8 @@ async def test_overnight_session_lands_in_its_hours(
     assert ids[COST]["statistics_unit_of_measurement"] == "GBP"
     assert ids[CO2]["statistics_unit_of_measurement"] == "kg"
     assert ids[ENERGY]["has_sum"] is True
+    # The Energy dashboard's device picker lists only sums whose unit class is energy.
+    assert ids[ENERGY]["unit_class"] == ids[METER]["unit_class"] == "energy"
 
 
 @pytest.mark.usefixtures("setup_credentials")
