@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -230,21 +231,36 @@ def test_price_list_units(currency: str, minor: int, major: str) -> None:
     assert interval.end - interval.start == timedelta(minutes=30)
 
 
-@pytest.mark.parametrize(("currency", "state"), [("USD", "0.24"), ("JPY", "24")])
+@pytest.mark.parametrize(
+    ("currency", "state", "precision"), [("USD", "0.24", 4), ("JPY", "24", 2), ("KWD", "0.024", 5)]
+)
 @pytest.mark.usefixtures("setup_credentials")
 async def test_price_entity_units(
     hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
     config_entry: MockConfigEntry,
     mock_api: MockApi,
     currency: str,
     state: str,
+    precision: int,
 ) -> None:
-    """The entity's unit and value follow the tariff's currency."""
+    """Unit, value and display precision follow the tariff's currency.
+
+    Every price sensor shows the same number of decimals: a hundredth of the minor unit.
+    """
     mock_api.tariff["currency"] = currency
     await setup_integration(hass, config_entry)
     price = state_of(hass, CURRENT)
     assert price.state == state
     assert price.attributes["unit_of_measurement"] == f"{currency}/kWh"
+    shown = {
+        entry.translation_key: entry.options["sensor"]["suggested_display_precision"]
+        for entry in er.async_entries_for_config_entry(entity_registry, config_entry.entry_id)
+        if entry.unique_id.endswith("_price")
+    }
+    assert shown == dict.fromkeys(
+        ("current_price", "next_price", "min_price", "max_price", "average_price"), precision
+    )
 
 
 def _hourly(start: str, prices: list[int]) -> PriceSchedule:

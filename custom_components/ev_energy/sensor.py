@@ -49,11 +49,13 @@ from .api import (
     VehicleState,
     VehicleStatus,
     minor_to_major,
+    minor_unit_exponent,
 )
 from .coordinator import (
     EvEnergyConfigEntry,
     EvEnergyData,
     EvEnergyLiveCoordinator,
+    EvEnergyPriceCoordinator,
     EvEnergySessionsCoordinator,
     PriceView,
 )
@@ -516,7 +518,6 @@ PRICE_SENSORS: tuple[PriceSensorDescription, ...] = (
     PriceSensorDescription(
         key="average_price",
         translation_key="average_price",
-        suggested_display_precision=4,
         value_fn=lambda view: _today(view, 2),
     ),
     PriceSensorDescription(
@@ -598,6 +599,15 @@ class PriceSensor(EvEnergyPriceEntity, SensorEntity):
     entity_description: PriceSensorDescription
     # The full price list is for dashboards and templates, not for the recorder.
     _unrecorded_attributes = frozenset({"prices"})
+
+    def __init__(
+        self, coordinator: EvEnergyPriceCoordinator, description: PriceSensorDescription
+    ) -> None:
+        """Show every price to a hundredth of the currency's minor unit (0.2345 GBP/kWh)."""
+        super().__init__(coordinator, description)
+        currency = tariff.currency if (tariff := coordinator.live.data.tariff) else None
+        if description.has_unit and currency is not None:
+            self._attr_suggested_display_precision = minor_unit_exponent(currency) + 2
 
     @property
     def native_value(self) -> SensorValue:
@@ -800,7 +810,6 @@ PLAN_SENSORS: tuple[PlanSensorDescription, ...] = (
         translation_key="planned_cost",
         device_class=SensorDeviceClass.MONETARY,
         monetary=True,
-        suggested_display_precision=2,
         value_fn=lambda plan, now: _rounded(plan.totals(now).cost, 4),
         attributes_fn=lambda plan, now: {
             "priced_cost": float(round(plan.totals(now).priced_cost, 4)),
