@@ -453,6 +453,8 @@ HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
         translation_key="polling_interval",
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.SECONDS,
+        # Whole seconds, not "60.00 s". Not minutes: the frontend floors 0.333 min to "19s".
+        suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda coordinator: (
             coordinator.update_interval.total_seconds() if coordinator.update_interval else None
