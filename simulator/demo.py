@@ -25,6 +25,7 @@ import time
 from typing import Any, Self
 
 import aiohttp
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_USER = "demo"
@@ -33,7 +34,18 @@ SIM_CLIENT_ID = "demo-client-id"
 SIM_CLIENT_SECRET = "demo-client-secret"
 START_TIMEOUT = 120.0
 STEP_TIMEOUT = 30.0
+DASHBOARD_FILE = ROOT / "dashboards" / "ev-charging.yaml"
+DASHBOARD_URL = "ev-charging"
+AREA = "Driveway"
+CHARGER_METER = "sensor.myenergi_zappi_v2_1_energy_meter"
+PRICE = "sensor.ev_energy_account_current_price"
+CHEAPEST_WINDOW = "binary_sensor.ev_energy_account_cheapest_window"
+# Shown on the dashboard: the cheapest three hours before 07:00.
+DEMO_OPTIONS = {"cheapest_window_hours": 3, "cheapest_window_end": "07:00:00"}
 
+# `default_config:` pulls in bluetooth, usb, dhcp, ssdp, stream and go2rtc, whose libraries the
+# test virtualenv lacks (the demo starts Home Assistant with --skip-pip, offline): they fail and
+# take `default_config` down with them. So the parts the demo shows are listed one by one.
 CONFIGURATION_YAML = """\
 homeassistant:
   name: ev.energy demo
@@ -43,16 +55,87 @@ homeassistant:
   unit_system: metric
 frontend:
 recorder:
+history:
+logbook:
+energy:
 logger:
   default: warning
   logs:
     custom_components.ev_energy: info
-http:
-  server_host: 127.0.0.1
-  server_port: {ha_port}
 ev_energy:
   api_url: {sim_url}
 """
+
+
+def http_storage(port: int) -> dict[str, Any]:
+    """Home Assistant's stored HTTP settings (`.storage/http`), written before its first start.
+
+    Since 2026.10 the HTTP server is configured in storage (an `http:` block in YAML raises a
+    deprecation repair). This is the layout of that store, version 2.2, as already confirmed
+    ("stable"), so no trial is pending and no revert is scheduled.
+    """
+    return {
+        "version": 2,
+        "minor_version": 2,
+        "key": "http",
+        "data": {
+            "stable": {
+                "server_host": ["127.0.0.1"],
+                "server_port": port,
+                "cors_allowed_origins": ["https://cast.home-assistant.io"],
+                "login_attempts_threshold": -1,
+                "ip_ban_enabled": True,
+                "ssl_profile": "modern",
+                "use_x_frame_options": True,
+                "created_at": "2026-01-01T00:00:00+00:00",
+                "error": None,
+                "error_message": None,
+            },
+            "pending": None,
+            "yaml_migration_done": True,
+        },
+    }
+
+
+def dashboard_config() -> dict[str, Any]:
+    """Load the shipped "EV charging" dashboard as the raw configuration editor would save it."""
+    config: dict[str, Any] = yaml.safe_load(DASHBOARD_FILE.read_text())  # type: ignore[no-untyped-call]
+    return config
+
+
+def energy_prefs(vehicles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the Energy dashboard's settings: the charger, the cars' imported charging, the price.
+
+    The demo has no household meter, so the charger's meter stands in for the grid connection
+    (the Energy dashboard takes a price only for a grid import). Each car's imported charging
+    statistic is an individual device inside the charger's meter, so nothing is counted twice.
+    """
+    return {
+        "energy_sources": [
+            {
+                "type": "grid",
+                "stat_energy_from": CHARGER_METER,
+                "stat_energy_to": None,
+                "stat_cost": None,
+                "entity_energy_price": PRICE,
+                "number_energy_price": None,
+                "stat_compensation": None,
+                "entity_energy_price_export": None,
+                "number_energy_price_export": None,
+                "cost_adjustment_day": 0,
+            }
+        ],
+        "device_consumption": [
+            {"stat_consumption": CHARGER_METER},
+            *(
+                {
+                    "stat_consumption": f"ev_energy:{vehicle['id'].lower()}_charging_energy",
+                    "included_in_stat": CHARGER_METER,
+                }
+                for vehicle in vehicles
+            ),
+        ],
+    }
 
 
 class DemoError(RuntimeError):
@@ -88,6 +171,7 @@ class DemoStack:
     session: aiohttp.ClientSession | None = None
     ha_token: str = ""
     entry_id: str = ""
+    notices: list[str] = field(default_factory=list)
 
     @property
     def ha_url(self) -> str:
@@ -121,12 +205,13 @@ class DemoStack:
 
     async def start(self) -> None:
         """Start both processes and sign Home Assistant in to the simulator."""
-        self.ha_port = free_port(self.ha_port)
-        self.sim_port = free_port(self.sim_port)
+        self.ha_port = self._claim_port("Home Assistant", self.ha_port)
+        self.sim_port = self._claim_port("the ev.energy simulator", self.sim_port)
         config_dir = self.work_dir / "config"
         shutil.rmtree(config_dir, ignore_errors=True)
-        config_dir.mkdir(parents=True)
+        (config_dir / ".storage").mkdir(parents=True)
         (config_dir / "custom_components").symlink_to(ROOT / "custom_components")
+        (config_dir / ".storage" / "http").write_text(json.dumps(http_storage(self.ha_port)))
         (config_dir / "configuration.yaml").write_text(
             CONFIGURATION_YAML.format(ha_port=self.ha_port, sim_url=self.sim_url)
         )
@@ -141,14 +226,19 @@ class DemoStack:
             await self._wait_ready(f"{self.sim_url}/_sim/clock")
             await self._wait_ready(f"{self.ha_url}/api/onboarding")
             await self._onboard()
-            # HA moves YAML `http:` into storage as a trial that reverts after five minutes
-            # unless confirmed; confirm it so the demo keeps its port.
-            await self.websocket({"type": "http/config/promote"})
             await self._add_application_credentials()
             self.entry_id = await self._sign_in()
+            await self._furnish()
         except BaseException:
             await self.stop()
             raise
+
+    def _claim_port(self, name: str, preferred: int) -> int:
+        """Take `preferred` if free, else a free port, noting the move in `notices`."""
+        port = free_port(preferred)
+        if preferred and port != preferred:
+            self.notices.append(f"port {preferred} is busy; {name} is on {port}")
+        return port
 
     async def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.work_dir / f"{name}.log").open("wb")
@@ -279,6 +369,62 @@ class DemoStack:
         if "/auth/external/callback" not in location:
             raise DemoError(f"the simulator did not redirect back to Home Assistant: {location}")
         return location
+
+    async def _furnish(self) -> None:
+        """Set Home Assistant up as a user would: area, options, dashboard, Energy dashboard."""
+        await self.wait_for(CHARGER_METER, lambda s: s not in ("unknown", "unavailable"))
+        # An options change reloads the entry; one made while its setup is still running is lost.
+        await self._wait_loaded()
+        flow = await self._json(
+            "POST", "/api/config/config_entries/options/flow", json={"handler": self.entry_id}
+        )
+        await self._json(
+            "POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}", json=DEMO_OPTIONS
+        )
+        await self.wait_for(CHEAPEST_WINDOW, lambda s: s in ("on", "off"), within=START_TIMEOUT)
+        devices = [
+            device
+            for device in await self.websocket({"type": "config/device_registry/list"})
+            if self.entry_id in device["config_entries"]
+        ]
+        area = await self.websocket({"type": "config/area_registry/create", "name": AREA})
+        for device in devices:
+            await self.websocket(
+                {
+                    "type": "config/device_registry/update",
+                    "device_id": device["id"],
+                    "area_id": area["area_id"],
+                }
+            )
+        await self.websocket(
+            {
+                "type": "lovelace/dashboards/create",
+                "url_path": DASHBOARD_URL,
+                "title": "EV charging",
+                "icon": "mdi:ev-station",
+                "show_in_sidebar": True,
+                "require_admin": False,
+                "mode": "storage",
+            }
+        )
+        await self.websocket(
+            {
+                "type": "lovelace/config/save",
+                "url_path": DASHBOARD_URL,
+                "config": dashboard_config(),
+            }
+        )
+        vehicles = (await self.sim("GET", "/_sim/state"))["vehicles"]
+        await self.websocket({"type": "energy/save_prefs", **energy_prefs(vehicles)})
+
+    async def _wait_loaded(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            entries = await self.websocket({"type": "config_entries/get", "domain": "ev_energy"})
+            if any(e["entry_id"] == self.entry_id and e["state"] == "loaded" for e in entries):
+                return
+            await asyncio.sleep(0.25)
+        raise DemoError(f"the ev.energy entry did not finish loading within {START_TIMEOUT:.0f} s")
 
     async def states(self) -> dict[str, dict[str, Any]]:
         """All entity states, keyed by entity id."""
