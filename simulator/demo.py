@@ -40,6 +40,15 @@ AREA = "Driveway"
 CHARGER_METER = "sensor.myenergi_zappi_v2_1_energy_meter"
 PRICE = "sensor.ev_energy_account_current_price"
 CHEAPEST_WINDOW = "binary_sensor.ev_energy_account_cheapest_window"
+# Served at /local/: opens the Energy dashboard on its last 7 days (the frontend keeps the
+# chosen period in localStorage) instead of today, which has little charging so far.
+ENERGY_WEEK_PAGE = "energy-last-7-days.html"
+ENERGY_WEEK_HTML = """<!doctype html>
+<script>
+localStorage.setItem("energy-default-period-_energy_dashboard", "now-7d");
+location.replace("/energy" + location.search);
+</script>
+"""
 # Shown on the dashboard: the cheapest three hours before 07:00.
 DEMO_OPTIONS = {"cheapest_window_hours": 3, "cheapest_window_end": "07:00:00"}
 
@@ -212,6 +221,8 @@ class DemoStack:
         (config_dir / ".storage").mkdir(parents=True)
         (config_dir / "custom_components").symlink_to(ROOT / "custom_components")
         (config_dir / ".storage" / "http").write_text(json.dumps(http_storage(self.ha_port)))
+        (config_dir / "www").mkdir()
+        (config_dir / "www" / ENERGY_WEEK_PAGE).write_text(ENERGY_WEEK_HTML)
         (config_dir / "configuration.yaml").write_text(
             CONFIGURATION_YAML.format(ha_port=self.ha_port, sim_url=self.sim_url)
         )
@@ -417,6 +428,18 @@ class DemoStack:
         vehicles = (await self.sim("GET", "/_sim/state"))["vehicles"]
         await self.websocket({"type": "energy/save_prefs", **energy_prefs(vehicles)})
 
+    async def wait_charging_statistics(self) -> None:
+        """Wait until every car's imported charging history is in the recorder."""
+        vehicles = (await self.sim("GET", "/_sim/state"))["vehicles"]
+        ids = [f"ev_energy:{vehicle['id'].lower()}_charging_energy" for vehicle in vehicles]
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            listed = await self.websocket({"type": "recorder/list_statistic_ids"})
+            if set(ids) <= {row["statistic_id"] for row in listed}:
+                return
+            await asyncio.sleep(1)
+        raise DemoError(f"no charging statistics after {START_TIMEOUT:.0f} s")
+
     async def _wait_loaded(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -488,7 +511,18 @@ class DemoStack:
         device = next((d for d in devices if d["name"] == device_name), None)
         if device is None:
             raise DemoError(f"no device named {device_name!r}")
-        url = await self.logged_in_url(f"/config/devices/device/{device['id']}")
+        await self.screenshot(f"/config/devices/device/{device['id']}", out, chromium)
+
+    async def screenshot(
+        self,
+        path: str,
+        out: Path,
+        chromium: str,
+        window: tuple[int, int] = (1280, 900),
+        budget_ms: int = 15000,
+    ) -> None:
+        """Render a frontend page in headless Chromium, logged in, into the PNG `out`."""
+        url = await self.logged_in_url(path)
         out.parent.mkdir(parents=True, exist_ok=True)
         process = await asyncio.create_subprocess_exec(
             chromium,
@@ -501,8 +535,8 @@ class DemoStack:
             "--no-first-run",
             "--hide-scrollbars",
             f"--user-data-dir={self.work_dir / 'chromium'}",
-            "--virtual-time-budget=15000",
-            "--window-size=1280,900",
+            f"--virtual-time-budget={budget_ms}",
+            f"--window-size={window[0]},{window[1]}",
             f"--screenshot={out}",
             url,
             stdout=asyncio.subprocess.PIPE,
@@ -534,7 +568,8 @@ class DemoStack:
             self.session = None
 
 
-async def _screenshot(stack: DemoStack, out: Path) -> None:
+async def _screenshots(stack: DemoStack, out_dir: Path) -> None:
+    """Render the README's pictures: device page, EV charging dashboard, calendar, Energy."""
     chromium = find_chromium()
     if chromium is None:
         raise DemoError("Chromium is not installed (apt-get install chromium)")
@@ -543,8 +578,22 @@ async def _screenshot(stack: DemoStack, out: Path) -> None:
         "homeassistant", "update_entity", {"entity_id": "sensor.family_car_state_of_charge"}
     )
     await stack.wait_for("sensor.family_car_state_of_charge", lambda s: s.isdigit())
-    await stack.screenshot_device("Family car", out, chromium)
-    print(f"Saved {out}")
+    await stack.wait_for(
+        "sensor.family_car_next_charge_start", lambda s: s not in ("unknown", "unavailable")
+    )
+    await stack.wait_charging_statistics()
+    # name: (page, window size, virtual-time budget in ms); the Energy dashboard loads slowly.
+    pages = {
+        "ev-charging-dashboard.png": (f"/{DASHBOARD_URL}/ev-charging", (1280, 1700), 15000),
+        "charging-plan-calendar.png": ("/calendar", (1280, 900), 15000),
+        "energy-dashboard.png": (f"/local/{ENERGY_WEEK_PAGE}", (1280, 1300), 45000),
+    }
+    await stack.screenshot_device("Family car", out_dir / "vehicle-device.png", chromium)
+    print(f"Saved {out_dir / 'vehicle-device.png'}")
+    for name, (page, window, budget_ms) in pages.items():
+        out = out_dir / name
+        await stack.screenshot(page, out, chromium, window, budget_ms)
+        print(f"Saved {out}")
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -553,9 +602,9 @@ async def _run(args: argparse.Namespace) -> None:
     stack = DemoStack(work_dir, ha_port=args.port, sim_port=args.sim_port)
     print("Starting the ev.energy simulator and Home Assistant (first start takes ~30 s)…")
     await stack.start()
-    if args.screenshot:
+    if args.screenshots:
         try:
-            await _screenshot(stack, args.screenshot)
+            await _screenshots(stack, args.screenshots)
         finally:
             await stack.stop()
         return
@@ -563,9 +612,12 @@ async def _run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    for notice in stack.notices:
+        print(notice, flush=True)
     print(
         f"\nHome Assistant is running at {stack.ha_url}  (login: {DEMO_USER} / {DEMO_PASSWORD})\n"
         f"ev.energy simulator: {stack.sim_url}  (admin API under /_sim/)\n"
+        f"Dashboards: {stack.ha_url}/{DASHBOARD_URL} (EV charging), {stack.ha_url}/energy\n"
         f"Logs: {work_dir}/home-assistant.log, {work_dir}/simulator.log\n"
         "Press Ctrl-C to stop.",
         flush=True,
@@ -583,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8123, help="Home Assistant port")
     parser.add_argument("--sim-port", type=int, default=8765, help="simulator port")
     parser.add_argument(
-        "--screenshot", type=Path, help="save the vehicle's device page as PNG, then stop"
+        "--screenshots", type=Path, metavar="DIR", help="save the README's pictures, then stop"
     )
     try:
         asyncio.run(_run(parser.parse_args(argv)))
