@@ -392,8 +392,11 @@ class DemoStack:
     async def _furnish(self) -> None:
         """Set Home Assistant up as a user would: area, options, dashboard, Energy dashboard."""
         await self.wait_for(CHARGER_METER, lambda s: s not in ("unknown", "unavailable"))
-        # An options change reloads the entry; one made while its setup is still running is lost.
+        # An options change reloads the entry. One made while its setup is still running is lost,
+        # and one that interrupts the first charging-history import loses the cars not yet
+        # written to the recorder (they stay marked as imported): so wait for both.
         await self._wait_loaded()
+        await self.wait_charging_statistics()
         flow = await self._json(
             "POST", "/api/config/config_entries/options/flow", json={"handler": self.entry_id}
         )
@@ -437,9 +440,16 @@ class DemoStack:
         await self.websocket({"type": "energy/save_prefs", **energy_prefs(vehicles)})
 
     async def wait_charging_statistics(self) -> None:
-        """Wait until every car's imported charging history is in the recorder."""
+        """Wait until every car's imported charging history is in the recorder.
+
+        Each car's statistics are written energy first and CO2 last.
+        """
         vehicles = (await self.sim("GET", "/_sim/state"))["vehicles"]
-        ids = [f"ev_energy:{vehicle['id'].lower()}_charging_energy" for vehicle in vehicles]
+        ids = [
+            f"ev_energy:{vehicle['id'].lower()}_{quantity}"
+            for vehicle in vehicles
+            for quantity in ("charging_energy", "charging_co2")
+        ]
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             listed = await self.websocket({"type": "recorder/list_statistic_ids"})
@@ -589,7 +599,6 @@ async def _screenshots(stack: DemoStack, out_dir: Path) -> None:
     await stack.wait_for(
         "sensor.family_car_next_charge_start", lambda s: s not in ("unknown", "unavailable")
     )
-    await stack.wait_charging_statistics()
     # name: (page, window size, virtual-time budget in ms); the Energy dashboard loads slowly.
     pages = {
         "ev-charging-dashboard.png": (f"/{DASHBOARD_URL}/ev-charging", (1280, 1700), 15000),

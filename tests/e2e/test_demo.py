@@ -145,7 +145,7 @@ async def test_charging_history_reaches_the_statistics(stack: DemoStack) -> None
 
 
 async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) -> None:
-    """Headless Chromium logs in and renders the vehicle's device page."""
+    """Headless Chromium logs in and renders the vehicle's device page and the dashboard."""
     chromium = find_chromium()
     if chromium is None:
         pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
@@ -156,6 +156,10 @@ async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) ->
     # PNG signature; a blank or login page compresses to a few KB, the device page to far more.
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 40_000
+    # The EV charging dashboard renders its cards (gauge, price chart, calendar): far more.
+    dashboard = tmp_path / "dashboard.png"
+    await stack.screenshot(f"/{DASHBOARD_URL}/ev-charging", dashboard, chromium, (1280, 1700))
+    assert dashboard.stat().st_size > 100_000
 
 
 async def test_demo_calendar_shows_tonights_plan(stack: DemoStack) -> None:
