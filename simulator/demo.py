@@ -440,14 +440,14 @@ class DemoStack:
         await self.websocket({"type": "energy/save_prefs", **energy_prefs(vehicles)})
 
     async def wait_charging_statistics(self) -> None:
-        """Wait until every car's imported charging history is in the recorder.
+        """Wait until the charging history of every car that has one is in the recorder.
 
         Each car's statistics are written energy first and CO2 last.
         """
-        vehicles = (await self.sim("GET", "/_sim/state"))["vehicles"]
+        sessions = (await self.sim("GET", "/_sim/state"))["sessions"]
         ids = [
-            f"ev_energy:{vehicle['id'].lower()}_{quantity}"
-            for vehicle in vehicles
+            f"ev_energy:{vehicle_id.lower()}_{quantity}"
+            for vehicle_id in {session["vehicle_id"] for session in sessions}
             for quantity in ("charging_energy", "charging_co2")
         ]
         deadline = time.monotonic() + START_TIMEOUT
