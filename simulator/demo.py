@@ -2,8 +2,9 @@
 
 `python -m simulator.demo` starts both processes, onboards Home Assistant (user `demo` /
 password `demo`), stores the simulator's OAuth client as application credentials, runs the
-ev.energy config flow through the simulator's authorize page, prints the URL and waits for
-Ctrl-C. The end-to-end tests drive the same `DemoStack`.
+ev.energy config flow through the simulator's authorize page, then sets Home Assistant up as a
+user would (area, cheapest-window option, the "EV charging" dashboard, the Energy dashboard),
+prints the URL and waits for Ctrl-C. The end-to-end tests drive the same `DemoStack`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ location.replace("/energy" + location.search);
 # The integration imports charging history with a tenth of the API's hourly allowance, in
 # five-minute shares, which the start-up polls also draw on. Ten times the usual allowance lets
 # the scenario's past sessions arrive in the first share, so /energy has bars at once instead
-# of after ten minutes.
+# of after the next shares, five minutes apart.
 DEMO_RATE_LIMIT = 10_000
 # Shown on the dashboard: the cheapest three hours before 07:00.
 DEMO_OPTIONS = {"cheapest_window_hours": 3, "cheapest_window_end": "07:00:00"}
@@ -229,7 +230,7 @@ class DemoStack:
         (config_dir / "www").mkdir()
         (config_dir / "www" / ENERGY_WEEK_PAGE).write_text(ENERGY_WEEK_HTML)
         (config_dir / "configuration.yaml").write_text(
-            CONFIGURATION_YAML.format(ha_port=self.ha_port, sim_url=self.sim_url)
+            CONFIGURATION_YAML.format(sim_url=self.sim_url)
         )
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT))
         try:
