@@ -2,8 +2,9 @@
 
 `python -m simulator.demo` starts both processes, onboards Home Assistant (user `demo` /
 password `demo`), stores the simulator's OAuth client as application credentials, runs the
-ev.energy config flow through the simulator's authorize page, prints the URL and waits for
-Ctrl-C. The end-to-end tests drive the same `DemoStack`.
+ev.energy config flow through the simulator's authorize page, then sets Home Assistant up as a
+user would (area, cheapest-window option, the "EV charging" dashboard, the Energy dashboard),
+prints the URL and waits for Ctrl-C. The end-to-end tests drive the same `DemoStack`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from typing import Any, Self
 
 import aiohttp
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_USER = "demo"
@@ -33,7 +35,32 @@ SIM_CLIENT_ID = "demo-client-id"
 SIM_CLIENT_SECRET = "demo-client-secret"
 START_TIMEOUT = 120.0
 STEP_TIMEOUT = 30.0
+DASHBOARD_FILE = ROOT / "dashboards" / "ev-charging.yaml"
+DASHBOARD_URL = "ev-charging"
+AREA = "Driveway"
+CHARGER_METER = "sensor.myenergi_zappi_v2_1_energy_meter"
+PRICE = "sensor.ev_energy_account_current_price"
+CHEAPEST_WINDOW = "binary_sensor.ev_energy_account_cheapest_window"
+# Served at /local/: opens the Energy dashboard on its last 7 days (the frontend keeps the
+# chosen period in localStorage) instead of today, which has little charging so far.
+ENERGY_WEEK_PAGE = "energy-last-7-days.html"
+ENERGY_WEEK_HTML = """<!doctype html>
+<script>
+localStorage.setItem("energy-default-period-_energy_dashboard", "now-7d");
+location.replace("/energy" + location.search);
+</script>
+"""
+# The integration imports charging history with a tenth of the API's hourly allowance, in
+# five-minute shares, which the start-up polls also draw on. Ten times the usual allowance lets
+# the scenario's past sessions arrive in the first share, so /energy has bars at once instead
+# of after the next shares, five minutes apart.
+DEMO_RATE_LIMIT = 10_000
+# Shown on the dashboard: the cheapest three hours before 07:00.
+DEMO_OPTIONS = {"cheapest_window_hours": 3, "cheapest_window_end": "07:00:00"}
 
+# `default_config:` pulls in bluetooth, usb, dhcp, ssdp, stream and go2rtc, whose libraries the
+# test virtualenv lacks (the demo starts Home Assistant with --skip-pip, offline): they fail and
+# take `default_config` down with them. So the parts the demo shows are listed one by one.
 CONFIGURATION_YAML = """\
 homeassistant:
   name: ev.energy demo
@@ -43,16 +70,87 @@ homeassistant:
   unit_system: metric
 frontend:
 recorder:
+history:
+logbook:
+energy:
 logger:
   default: warning
   logs:
     custom_components.ev_energy: info
-http:
-  server_host: 127.0.0.1
-  server_port: {ha_port}
 ev_energy:
   api_url: {sim_url}
 """
+
+
+def http_storage(port: int) -> dict[str, Any]:
+    """Home Assistant's stored HTTP settings (`.storage/http`), written before its first start.
+
+    Since 2026.10 the HTTP server is configured in storage (an `http:` block in YAML raises a
+    deprecation repair). This is the layout of that store, version 2.2, as already confirmed
+    ("stable"), so no trial is pending and no revert is scheduled.
+    """
+    return {
+        "version": 2,
+        "minor_version": 2,
+        "key": "http",
+        "data": {
+            "stable": {
+                "server_host": ["127.0.0.1"],
+                "server_port": port,
+                "cors_allowed_origins": ["https://cast.home-assistant.io"],
+                "login_attempts_threshold": -1,
+                "ip_ban_enabled": True,
+                "ssl_profile": "modern",
+                "use_x_frame_options": True,
+                "created_at": "2026-01-01T00:00:00+00:00",
+                "error": None,
+                "error_message": None,
+            },
+            "pending": None,
+            "yaml_migration_done": True,
+        },
+    }
+
+
+def dashboard_config() -> dict[str, Any]:
+    """Load the shipped "EV charging" dashboard as the raw configuration editor would save it."""
+    config: dict[str, Any] = yaml.safe_load(DASHBOARD_FILE.read_text())  # type: ignore[no-untyped-call]
+    return config
+
+
+def energy_prefs(vehicles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the Energy dashboard's settings: the charger, the cars' imported charging, the price.
+
+    The demo has no household meter, so the charger's meter stands in for the grid connection
+    (the Energy dashboard takes a price only for a grid import). Each car's imported charging
+    statistic is an individual device inside the charger's meter, so nothing is counted twice.
+    """
+    return {
+        "energy_sources": [
+            {
+                "type": "grid",
+                "stat_energy_from": CHARGER_METER,
+                "stat_energy_to": None,
+                "stat_cost": None,
+                "entity_energy_price": PRICE,
+                "number_energy_price": None,
+                "stat_compensation": None,
+                "entity_energy_price_export": None,
+                "number_energy_price_export": None,
+                "cost_adjustment_day": 0,
+            }
+        ],
+        "device_consumption": [
+            {"stat_consumption": CHARGER_METER},
+            *(
+                {
+                    "stat_consumption": f"ev_energy:{vehicle['id'].lower()}_charging_energy",
+                    "included_in_stat": CHARGER_METER,
+                }
+                for vehicle in vehicles
+            ),
+        ],
+    }
 
 
 class DemoError(RuntimeError):
@@ -88,6 +186,7 @@ class DemoStack:
     session: aiohttp.ClientSession | None = None
     ha_token: str = ""
     entry_id: str = ""
+    notices: list[str] = field(default_factory=list)
 
     @property
     def ha_url(self) -> str:
@@ -121,34 +220,45 @@ class DemoStack:
 
     async def start(self) -> None:
         """Start both processes and sign Home Assistant in to the simulator."""
-        self.ha_port = free_port(self.ha_port)
-        self.sim_port = free_port(self.sim_port)
+        self.ha_port = self._claim_port("Home Assistant", self.ha_port)
+        self.sim_port = self._claim_port("the ev.energy simulator", self.sim_port)
         config_dir = self.work_dir / "config"
         shutil.rmtree(config_dir, ignore_errors=True)
-        config_dir.mkdir(parents=True)
+        (config_dir / ".storage").mkdir(parents=True)
         (config_dir / "custom_components").symlink_to(ROOT / "custom_components")
+        (config_dir / ".storage" / "http").write_text(json.dumps(http_storage(self.ha_port)))
+        (config_dir / "www").mkdir()
+        (config_dir / "www" / ENERGY_WEEK_PAGE).write_text(ENERGY_WEEK_HTML)
         (config_dir / "configuration.yaml").write_text(
-            CONFIGURATION_YAML.format(ha_port=self.ha_port, sim_url=self.sim_url)
+            CONFIGURATION_YAML.format(sim_url=self.sim_url)
         )
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT))
         try:
             await self._spawn(
                 "simulator",
-                [sys.executable, "-m", "simulator", "--port", str(self.sim_port), *self.sim_args],
+                [
+                    *(sys.executable, "-m", "simulator", "--port", str(self.sim_port)),
+                    *("--rate-limit", str(DEMO_RATE_LIMIT), *self.sim_args),
+                ],
             )
             hass = str(Path(sys.executable).with_name("hass"))
             await self._spawn("home-assistant", [hass, "-c", str(config_dir), "--skip-pip"])
             await self._wait_ready(f"{self.sim_url}/_sim/clock")
             await self._wait_ready(f"{self.ha_url}/api/onboarding")
             await self._onboard()
-            # HA moves YAML `http:` into storage as a trial that reverts after five minutes
-            # unless confirmed; confirm it so the demo keeps its port.
-            await self.websocket({"type": "http/config/promote"})
             await self._add_application_credentials()
             self.entry_id = await self._sign_in()
+            await self._furnish()
         except BaseException:
             await self.stop()
             raise
+
+    def _claim_port(self, name: str, preferred: int) -> int:
+        """Take `preferred` if free, else a free port, noting the move in `notices`."""
+        port = free_port(preferred)
+        if preferred and port != preferred:
+            self.notices.append(f"port {preferred} is busy; {name} is on {port}")
+        return port
 
     async def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.work_dir / f"{name}.log").open("wb")
@@ -280,6 +390,84 @@ class DemoStack:
             raise DemoError(f"the simulator did not redirect back to Home Assistant: {location}")
         return location
 
+    async def _furnish(self) -> None:
+        """Set Home Assistant up as a user would: area, options, dashboard, Energy dashboard."""
+        await self.wait_for(CHARGER_METER, lambda s: s not in ("unknown", "unavailable"))
+        # An options change reloads the entry. One made while its setup is still running is lost,
+        # and one that interrupts the first charging-history import loses the cars not yet
+        # written to the recorder (they stay marked as imported): so wait for both.
+        await self._wait_loaded()
+        await self.wait_charging_statistics()
+        flow = await self._json(
+            "POST", "/api/config/config_entries/options/flow", json={"handler": self.entry_id}
+        )
+        await self._json(
+            "POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}", json=DEMO_OPTIONS
+        )
+        await self.wait_for(CHEAPEST_WINDOW, lambda s: s in ("on", "off"), within=START_TIMEOUT)
+        devices = [
+            device
+            for device in await self.websocket({"type": "config/device_registry/list"})
+            if self.entry_id in device["config_entries"]
+        ]
+        area = await self.websocket({"type": "config/area_registry/create", "name": AREA})
+        for device in devices:
+            await self.websocket(
+                {
+                    "type": "config/device_registry/update",
+                    "device_id": device["id"],
+                    "area_id": area["area_id"],
+                }
+            )
+        await self.websocket(
+            {
+                "type": "lovelace/dashboards/create",
+                "url_path": DASHBOARD_URL,
+                "title": "EV charging",
+                "icon": "mdi:ev-station",
+                "show_in_sidebar": True,
+                "require_admin": False,
+                "mode": "storage",
+            }
+        )
+        await self.websocket(
+            {
+                "type": "lovelace/config/save",
+                "url_path": DASHBOARD_URL,
+                "config": dashboard_config(),
+            }
+        )
+        vehicles = (await self.sim("GET", "/_sim/state"))["vehicles"]
+        await self.websocket({"type": "energy/save_prefs", **energy_prefs(vehicles)})
+
+    async def wait_charging_statistics(self) -> None:
+        """Wait until the charging history of every car that has one is in the recorder.
+
+        Each car's statistics are written energy first and CO2 last.
+        """
+        sessions = (await self.sim("GET", "/_sim/state"))["sessions"]
+        ids = [
+            f"ev_energy:{vehicle_id.lower()}_{quantity}"
+            for vehicle_id in {session["vehicle_id"] for session in sessions}
+            for quantity in ("charging_energy", "charging_co2")
+        ]
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            listed = await self.websocket({"type": "recorder/list_statistic_ids"})
+            if set(ids) <= {row["statistic_id"] for row in listed}:
+                return
+            await asyncio.sleep(1)
+        raise DemoError(f"no charging statistics after {START_TIMEOUT:.0f} s")
+
+    async def _wait_loaded(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            entries = await self.websocket({"type": "config_entries/get", "domain": "ev_energy"})
+            if any(e["entry_id"] == self.entry_id and e["state"] == "loaded" for e in entries):
+                return
+            await asyncio.sleep(0.25)
+        raise DemoError(f"the ev.energy entry did not finish loading within {START_TIMEOUT:.0f} s")
+
     async def states(self) -> dict[str, dict[str, Any]]:
         """All entity states, keyed by entity id."""
         states = await self._json("GET", "/api/states")
@@ -342,7 +530,18 @@ class DemoStack:
         device = next((d for d in devices if d["name"] == device_name), None)
         if device is None:
             raise DemoError(f"no device named {device_name!r}")
-        url = await self.logged_in_url(f"/config/devices/device/{device['id']}")
+        await self.screenshot(f"/config/devices/device/{device['id']}", out, chromium)
+
+    async def screenshot(
+        self,
+        path: str,
+        out: Path,
+        chromium: str,
+        window: tuple[int, int] = (1280, 900),
+        budget_ms: int = 15000,
+    ) -> None:
+        """Render a frontend page in headless Chromium, logged in, into the PNG `out`."""
+        url = await self.logged_in_url(path)
         out.parent.mkdir(parents=True, exist_ok=True)
         process = await asyncio.create_subprocess_exec(
             chromium,
@@ -355,8 +554,8 @@ class DemoStack:
             "--no-first-run",
             "--hide-scrollbars",
             f"--user-data-dir={self.work_dir / 'chromium'}",
-            "--virtual-time-budget=15000",
-            "--window-size=1280,900",
+            f"--virtual-time-budget={budget_ms}",
+            f"--window-size={window[0]},{window[1]}",
             f"--screenshot={out}",
             url,
             stdout=asyncio.subprocess.PIPE,
@@ -388,7 +587,8 @@ class DemoStack:
             self.session = None
 
 
-async def _screenshot(stack: DemoStack, out: Path) -> None:
+async def _screenshots(stack: DemoStack, out_dir: Path) -> None:
+    """Render the README's pictures: device page, EV charging dashboard, calendar, Energy."""
     chromium = find_chromium()
     if chromium is None:
         raise DemoError("Chromium is not installed (apt-get install chromium)")
@@ -397,8 +597,21 @@ async def _screenshot(stack: DemoStack, out: Path) -> None:
         "homeassistant", "update_entity", {"entity_id": "sensor.family_car_state_of_charge"}
     )
     await stack.wait_for("sensor.family_car_state_of_charge", lambda s: s.isdigit())
-    await stack.screenshot_device("Family car", out, chromium)
-    print(f"Saved {out}")
+    await stack.wait_for(
+        "sensor.family_car_next_charge_start", lambda s: s not in ("unknown", "unavailable")
+    )
+    # name: (page, window size, virtual-time budget in ms); the Energy dashboard loads slowly.
+    pages = {
+        "ev-charging-dashboard.png": (f"/{DASHBOARD_URL}/ev-charging", (1280, 1700), 15000),
+        "charging-plan-calendar.png": ("/calendar", (1280, 900), 15000),
+        "energy-dashboard.png": (f"/local/{ENERGY_WEEK_PAGE}", (1280, 1300), 45000),
+    }
+    await stack.screenshot_device("Family car", out_dir / "vehicle-device.png", chromium)
+    print(f"Saved {out_dir / 'vehicle-device.png'}")
+    for name, (page, window, budget_ms) in pages.items():
+        out = out_dir / name
+        await stack.screenshot(page, out, chromium, window, budget_ms)
+        print(f"Saved {out}")
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -407,9 +620,9 @@ async def _run(args: argparse.Namespace) -> None:
     stack = DemoStack(work_dir, ha_port=args.port, sim_port=args.sim_port)
     print("Starting the ev.energy simulator and Home Assistant (first start takes ~30 s)…")
     await stack.start()
-    if args.screenshot:
+    if args.screenshots:
         try:
-            await _screenshot(stack, args.screenshot)
+            await _screenshots(stack, args.screenshots)
         finally:
             await stack.stop()
         return
@@ -417,9 +630,12 @@ async def _run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    for notice in stack.notices:
+        print(notice, flush=True)
     print(
         f"\nHome Assistant is running at {stack.ha_url}  (login: {DEMO_USER} / {DEMO_PASSWORD})\n"
         f"ev.energy simulator: {stack.sim_url}  (admin API under /_sim/)\n"
+        f"Dashboards: {stack.ha_url}/{DASHBOARD_URL} (EV charging), {stack.ha_url}/energy\n"
         f"Logs: {work_dir}/home-assistant.log, {work_dir}/simulator.log\n"
         "Press Ctrl-C to stop.",
         flush=True,
@@ -437,7 +653,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8123, help="Home Assistant port")
     parser.add_argument("--sim-port", type=int, default=8765, help="simulator port")
     parser.add_argument(
-        "--screenshot", type=Path, help="save the vehicle's device page as PNG, then stop"
+        "--screenshots", type=Path, metavar="DIR", help="save the README's pictures, then stop"
     )
     try:
         asyncio.run(_run(parser.parse_args(argv)))

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
+import socket
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from simulator.demo import DemoStack, find_chromium
+from simulator.demo import (
+    AREA,
+    CHARGER_METER,
+    DASHBOARD_URL,
+    DemoStack,
+    dashboard_config,
+    find_chromium,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -137,7 +145,7 @@ async def test_charging_history_reaches_the_statistics(stack: DemoStack) -> None
 
 
 async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) -> None:
-    """Headless Chromium logs in and renders the vehicle's device page."""
+    """Headless Chromium logs in and renders the vehicle's device page and the dashboard."""
     chromium = find_chromium()
     if chromium is None:
         pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
@@ -148,9 +156,13 @@ async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) ->
     # PNG signature; a blank or login page compresses to a few KB, the device page to far more.
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 40_000
+    # The EV charging dashboard renders its cards (gauge, price chart, calendar): far more.
+    dashboard = tmp_path / "dashboard.png"
+    await stack.screenshot(f"/{DASHBOARD_URL}/ev-charging", dashboard, chromium, (1280, 1700))
+    assert dashboard.stat().st_size > 100_000
 
 
-async def test_demo_calendar_shows_tonights_plan(stack: DemoStack) -> None:
+async def _check_tonights_plan(stack: DemoStack) -> None:
     """The plugged-in car's plan from the simulator reaches the sensors and the calendar."""
     next_start = await stack.wait_for(
         "sensor.family_car_next_charge_start", lambda s: s not in ("unknown", "unavailable")
@@ -184,3 +196,114 @@ async def test_demo_calendar_shows_tonights_plan(stack: DemoStack) -> None:
     assert min(timedelta(hours=4), left - half_hour) <= planned_time
     assert planned_time <= min(timedelta(hours=4, minutes=30), left + half_hour)
     assert any(event["summary"] == "Charging session (plugged in)" for event in events)
+
+
+def _dashboard_entities(node: Any) -> Iterator[str]:
+    """Every entity id a dashboard configuration names in `entity`/`entities`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "entity" and isinstance(value, str):
+                yield value
+            elif key == "entities":
+                for item in value:
+                    yield from [item] if isinstance(item, str) else _dashboard_entities(item)
+            else:
+                yield from _dashboard_entities(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _dashboard_entities(item)
+
+
+async def test_demo_is_set_up_like_a_home(tmp_path: Path, socket_enabled: None) -> None:
+    """A busy port is reported; no HTTP repair; area, dashboards, tonight's plan are there.
+
+    One stack for both checks: each start costs the suite about ten seconds.
+    """
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        async with DemoStack(tmp_path, ha_port=taken) as stack:
+            await stack.sim("POST", "/_sim/clock", {"time_scale": 0})
+            assert stack.ha_port != taken
+            assert stack.notices == [f"port {taken} is busy; Home Assistant is on {stack.ha_port}"]
+            await _check_set_up(stack)
+            await _check_tonights_plan(stack)
+
+
+async def _check_set_up(stack: DemoStack) -> None:
+    # HTTP settings come from storage: no `http:` YAML, so no deprecation repair.
+    configuration = (stack.work_dir / "config" / "configuration.yaml").read_text()
+    assert "http:" not in configuration.splitlines()
+    issues = (await stack.websocket({"type": "repairs/list_issues"}))["issues"]
+    assert [issue for issue in issues if issue["domain"] == "http"] == []
+
+    # Every ev.energy device is in the Driveway.
+    areas = await stack.websocket({"type": "config/area_registry/list"})
+    driveway = next(area["area_id"] for area in areas if area["name"] == AREA)
+    devices = [
+        device
+        for device in await stack.websocket({"type": "config/device_registry/list"})
+        if stack.entry_id in device["config_entries"]
+    ]
+    assert len(devices) == 4  # two cars, the charger, the account
+    assert {device["area_id"] for device in devices} == {driveway}
+
+    # The shipped dashboard is installed as is, and every entity it names exists.
+    dashboards = await stack.websocket({"type": "lovelace/dashboards/list"})
+    assert [d["title"] for d in dashboards if d["url_path"] == DASHBOARD_URL] == ["EV charging"]
+    saved = await stack.websocket({"type": "lovelace/config", "url_path": DASHBOARD_URL})
+    assert saved == dashboard_config()
+    states = await stack.states()
+    named = set(_dashboard_entities(saved))
+    assert {
+        "sensor.family_car_state_of_charge",
+        "binary_sensor.family_car_plugged_in",
+        "number.family_car_charge_limit",
+        "switch.family_car_smart_charging",
+        "switch.family_car_boost",
+        "sensor.ev_energy_account_current_price",
+        "binary_sensor.ev_energy_account_cheapest_window",
+        "calendar.family_car_charging",
+        "sensor.family_car_last_session_energy",
+    } <= named
+    assert named - states.keys() == set()
+    sections = [section for view in saved["views"] for section in view["sections"]]
+    cards = {card["type"] for section in sections for card in section["cards"]}
+    assert {"gauge", "tile", "markdown", "history-graph", "calendar"} <= cards
+
+    # The Energy dashboard: the charger's meter as the grid with the price, and each car's
+    # imported charging as a device inside it, with recorded history to draw.
+    prefs = await stack.websocket({"type": "energy/get_prefs"})
+    assert [
+        (source["type"], source["stat_energy_from"], source["entity_energy_price"])
+        for source in prefs["energy_sources"]
+    ] == [("grid", CHARGER_METER, "sensor.ev_energy_account_current_price")]
+    world = await stack.sim("GET", "/_sim/state")
+    car_stats = [f"ev_energy:{v['id'].lower()}_charging_energy" for v in world["vehicles"]]
+    assert prefs["device_consumption"] == [
+        {"stat_consumption": CHARGER_METER},
+        *({"stat_consumption": stat, "included_in_stat": CHARGER_METER} for stat in car_stats),
+    ]
+    now = datetime.fromisoformat((await stack.sim("GET", "/_sim/clock"))["now"])
+    rows: dict[str, list[dict[str, Any]]] = {}
+    deadline = asyncio.get_running_loop().time() + 120
+    while asyncio.get_running_loop().time() < deadline:
+        rows = await stack.websocket(
+            {
+                "type": "recorder/statistics_during_period",
+                "start_time": (now - timedelta(days=7)).isoformat(),
+                "statistic_ids": car_stats,
+                "period": "day",
+                "types": ["change"],
+            }
+        )
+        if all(any(row["change"] > 0 for row in rows.get(stat, [])) for stat in car_stats):
+            break
+        await asyncio.sleep(1)
+    for stat in car_stats:
+        assert any(row["change"] > 0 for row in rows.get(stat, [])), stat
+    # The charger's meter has statistics only after the recorder's first five-minute compile.
+    validation = (await stack.websocket({"type": "energy/validate"}))["device_consumption"]
+    assert {issue["type"] for issue in validation[0]} <= {"statistics_not_defined"}
+    assert validation[1:] == [[] for _ in car_stats]
