@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
 from typing import Any, cast
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.core import Recorder
@@ -35,6 +37,8 @@ from custom_components.ev_energy.const import (
     CONF_CLEAR_HISTORY_ON_REMOVE,
     CONF_HISTORY_DAYS,
 )
+from custom_components.ev_energy.energy_history import Quantity
+from custom_components.ev_energy.history import ChargingHistory
 
 from .conftest import API, NO_MORE_PAGES, VEHICLE_ID, Fault, MockApi, setup_integration
 
@@ -744,3 +748,43 @@ async def test_waits_for_the_recorder_to_be_ready(
     recorder_mock.async_recorder_ready.set()
     await hass.async_block_till_done(wait_background_tasks=True)
     assert (await _hours(hass, ENERGY))["11-22 09"] == (7.0, 38.5)
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_reload_during_the_first_import_loses_no_statistic(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    history_api: HistoryApi,
+) -> None:
+    """An unload cutting the recorder write short leaves those sub-sessions to import again.
+
+    Progress is saved on unload while the write is suspended: it must not call them imported.
+    """
+    restate = ChargingHistory._async_restate
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def held_at_cost(
+        self: ChargingHistory, vehicle_id: str, quantity: Quantity, *args: Any
+    ) -> None:
+        if quantity is Quantity.COST and not release.is_set():
+            reached.set()
+            await release.wait()
+        await restate(self, vehicle_id, quantity, *args)
+
+    with patch.object(ChargingHistory, "_async_restate", held_at_cost):
+        config_entry.add_to_hass(hass)
+        assert await async_setup_component(hass, "ev_energy", {})
+        await asyncio.wait_for(reached.wait(), 10)
+        assert "11-22 08" in await _hours(hass, ENERGY)  # energy written, cost not yet
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+        release.set()
+
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _tick(hass, freezer)
+    cost = await _hours(hass, COST)
+    assert cost["11-22 08"][0] == pytest.approx(0.7)  # 7 kWh at 10p
+    energy = await _hours(hass, ENERGY)
+    assert energy["11-22 09"] == (7.0, 38.5)  # written again, counted once

@@ -244,9 +244,13 @@ class ChargingHistory:
             return
         waiting = len(data["pending"])
         changed: dict[str, set[str]] = {}
+        # Imported only once the recorder has them: progress saved meanwhile (an unload saves
+        # while this write is suspended, then cancels it) must not call them imported.
+        staged: dict[str, Imported] = {}
         try:
-            while data["pending"] and budget > 0:
-                summary = data["pending"][0]
+            for summary in list(data["pending"]):
+                if budget <= 0:
+                    break
                 budget -= 1
                 self._requests.append(dt_util.utcnow())
                 try:
@@ -256,13 +260,14 @@ class ChargingHistory:
                         raise
                     # Gone or unreadable: waiting for it would block everything behind it.
                     self._report(summary["id"], "", f"energy usage not imported: {err}")
-                    data["pending"].pop(0)
+                    data["pending"].remove(summary)
                     continue
-                data["pending"].pop(0)
-                self._import(_from_summary(summary), usage, changed)
+                self._import(_from_summary(summary), usage, changed, staged)
         finally:
             # What was imported before a failure is written all the same.
-            await self._async_write(changed)
+            await self._async_write(changed, staged)
+            data["imported"].update(staged)
+            data["pending"] = [s for s in data["pending"] if s["id"] not in staged]
         # A backlog (the backfill) is logged batch by batch; routine updates only in debug logs.
         backlog = bool(data["pending"]) or self._backlog
         self._backlog = bool(data["pending"])
@@ -296,9 +301,13 @@ class ChargingHistory:
         data["pending"] = [*fresh.values(), *waiting]
 
     def _import(
-        self, sub: ChargingSubSession, usage: EnergyUsage, changed: dict[str, set[str]]
+        self,
+        sub: ChargingSubSession,
+        usage: EnergyUsage,
+        changed: dict[str, set[str]],
+        staged: dict[str, Imported],
     ) -> None:
-        """Replace the sub-session's contribution; note which hours changed, per vehicle."""
+        """Stage the sub-session's new contribution; note which hours changed, per vehicle."""
         assert self._data is not None
         assert sub.vehicle_id is not None
         result = hourly_values(sub, usage)
@@ -310,7 +319,7 @@ class ChargingHistory:
             for hour, values in result.hours.items()
         }
         old = self._data["imported"].get(sub.id)
-        self._data["imported"][sub.id] = Imported(
+        staged[sub.id] = Imported(
             vehicle=sub.vehicle_id,
             currency=usage.currency or sub.currency,
             fingerprint=_fingerprint(sub),
@@ -327,11 +336,12 @@ class ChargingHistory:
             self._reported.add((sub_id, key))
             _LOGGER.warning("Charging sub-session %s: %s", sub_id, message)
 
-    async def _async_write(self, changed: dict[str, set[str]]) -> None:
+    async def _async_write(self, changed: dict[str, set[str]], staged: dict[str, Imported]) -> None:
         """Restate each changed vehicle's statistics from its first changed hour on."""
         assert self._data is not None
+        contributions = {**self._data["imported"], **staged}
         for vehicle_id, hour_keys in changed.items():
-            subs = [i for i in self._data["imported"].values() if i["vehicle"] == vehicle_id]
+            subs = [i for i in contributions.values() if i["vehicle"] == vehicle_id]
             currency = next((i["currency"] for i in reversed(subs) if i["currency"]), None)
             for quantity in Quantity:
                 states: dict[datetime, float] = {}
