@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNKNOWN
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import Entity
 import pytest
@@ -20,11 +20,12 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 from yarl import URL
 
 from custom_components.ev_energy.api import SESSIONS_PAGE_SIZE, EvEnergyClient, StaticTokenAuth
-from custom_components.ev_energy.const import UPDATE_INTERVAL
+from custom_components.ev_energy.const import IDLE_UPDATE_INTERVAL, UPDATE_INTERVAL
 
 from .conftest import (
     API,
     CONNECTIVITY_URL,
+    EVSES_URL,
     PRICES_URL,
     SCHEDULES_URL,
     SESSIONS_URL,
@@ -35,6 +36,7 @@ from .conftest import (
 )
 
 SOC = "sensor.family_car_state_of_charge"
+CHARGER_PLUGGED_IN = "binary_sensor.hypervolt_home_3_0_plugged_in"
 
 
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
@@ -209,3 +211,60 @@ async def test_sessions_read_a_page_per_fifty_vehicles(
     await client.async_get_sessions(max_pages=1 + 120 // SESSIONS_PAGE_SIZE)
     await session.close()
     assert pages == 3
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_idle_chargers_read_every_other_poll_and_at_once_on_a_plug_in(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Nothing plugged in: chargers every 4 minutes; a car's plug-in reads them in that poll."""
+    mock_api.vehicles_page2 = []
+    car = mock_api.vehicles[0]["latest_status_log"]
+    charger = mock_api.evses[0]["latest_status_log"]
+    for status in (car, charger):
+        status.update(is_plugged_in=False, is_charging=False)
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 120)
+    assert config_entry.runtime_data.live.update_interval == IDLE_UPDATE_INTERVAL
+    vehicles, evses = len(mock_api.calls(VEHICLES_URL)), len(mock_api.calls(EVSES_URL))
+    for _ in range(30):
+        await _tick(hass, freezer, 120)
+    assert len(mock_api.calls(VEHICLES_URL)) - vehicles == 30
+    assert len(mock_api.calls(EVSES_URL)) - evses == 15
+
+    # The last poll read the chargers, so the next would skip them: the car's plug-in reads
+    # them in the same poll, and both show plugged in at once.
+    for status in (car, charger):
+        status.update(is_plugged_in=True)
+    evses = len(mock_api.calls(EVSES_URL))
+    await _tick(hass, freezer, 120)
+    assert len(mock_api.calls(EVSES_URL)) == evses + 1
+    assert state_of(hass, "binary_sensor.family_car_plugged_in").state == STATE_ON
+    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_a_charger_only_plug_in_shows_within_four_minutes(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A charger plugged in with no car reporting it waits at most for the 4-minute read."""
+    mock_api.vehicles_page2 = []
+    for status in (
+        mock_api.vehicles[0]["latest_status_log"],
+        mock_api.evses[0]["latest_status_log"],
+    ):
+        status.update(is_plugged_in=False, is_charging=False)
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 120)
+    await _tick(hass, freezer, 120)  # reads the chargers, 4 minutes after setup's read
+    mock_api.evses[0]["latest_status_log"].update(is_plugged_in=True)
+    await _tick(hass, freezer, 120)
+    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_OFF
+    await _tick(hass, freezer, 120)
+    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON

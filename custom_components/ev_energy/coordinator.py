@@ -69,6 +69,7 @@ from .const import (
     USER_REFRESH_INTERVAL,
 )
 from .issues import async_set_permission_issue
+from .live_reads import chargers_due, vehicle_plug_changed
 
 if TYPE_CHECKING:
     from .notifications import EvEnergyNotificationsCoordinator
@@ -289,6 +290,11 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         self._missing_polls: dict[str, int] = {}
         # Vehicles as a write returned them, with the refresh count at that moment.
         self._confirmed_writes: dict[str, tuple[int, Vehicle]] = {}
+        # When the chargers were last read (monotonic); whether the pace is the fast one (the
+        # chargers are then read on every poll); whether someone asked for this refresh.
+        self._chargers_read_at: float | None = None
+        self._active = False
+        self._refresh_requested = False
 
     async def _async_setup(self) -> None:
         """Read the account and its tariff once before the first poll."""
@@ -322,11 +328,22 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         user = self._user
         tariff_due = self._tariff_due()
         self._tariff_just_read = False
+        now = time.monotonic()
+        # The user resource lists the chargers: an account without any skips the request.
+        has_chargers = user.evse_ids != ()
+        read_chargers = has_chargers and chargers_due(
+            now=now,
+            last_read=self._chargers_read_at,
+            active=self._active,
+            requested=self._refresh_requested,
+        )
+        self._refresh_requested = False
 
         vehicles, evses, tariff = await asyncio.gather(
             self.client.async_get_vehicles(),
-            # The user resource lists the chargers: an account without any skips the request.
-            self.client.async_get_evses() if user.evse_ids != () else _nothing(list[Evse]()),
+            self.client.async_get_evses()
+            if read_chargers
+            else _nothing(None if has_chargers else list[Evse]()),
             self._async_get_tariff(user) if tariff_due else _nothing(self._tariff),
             return_exceptions=True,
         )
@@ -340,9 +357,20 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             raise next((e for e in errors if isinstance(e, EvEnergyAuthError)), errors[0])
         if tariff_due:
             self._tariff = tariff
+        if evses is None and vehicle_plug_changed(
+            {resource_id: known[0] for resource_id, known in self._plug_states.items()}, vehicles
+        ):
+            # A car plugged in or out, or started or stopped charging: its charger likely did too.
+            evses = await self.client.async_get_evses()
+        if has_chargers and evses is not None:
+            self._chargers_read_at = now
 
         by_id = self._keep_confirmed_writes(started, vehicles)
-        evses_by_id = {evse.id: evse for evse in evses}
+        evses_by_id = (
+            {evse.id: evse for evse in evses}
+            if evses is not None
+            else (self.data.evses if self.data else {})
+        )
         data = EvEnergyData(
             user=user,
             vehicles=by_id,
@@ -366,6 +394,11 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         if (old.user, old.tariff) != (new.user, new.tariff):
             changed.add(new.user.id)
         return changed
+
+    async def async_refresh(self) -> None:
+        """Refresh now, chargers included: someone (a write, a repair) wants the latest."""
+        self._refresh_requested = True
+        await super().async_refresh()
 
     @callback
     def async_add_refresh_listener(self, update_callback: CALLBACK_TYPE) -> CALLBACK_TYPE:
@@ -430,6 +463,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         # One poll serves every resource: the most urgent one sets the pace. Settled cars are
         # polled slower than idle only when nothing is left unplugged to watch for a plug-in.
         interval = min(paces, default=IDLE_UPDATE_INTERVAL)
+        self._active = interval <= UPDATE_INTERVAL
         limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
         remaining = self.client.rate_limit_remaining
         if remaining is not None and remaining < limit * LOW_REMAINING_SHARE:
