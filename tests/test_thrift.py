@@ -188,9 +188,9 @@ async def test_sessions_follow_charging(
     for _ in range(3):
         await _tick(hass, freezer, 60)
     assert len(mock_api.calls(SESSIONS_URL)) == before + 2  # at once, and the 30-minute read
-    for _ in range(10):
+    for _ in range(20):
         await _tick(hass, freezer, 60)
-    assert len(mock_api.calls(SESSIONS_URL)) == before + 4  # then every 5 minutes
+    assert len(mock_api.calls(SESSIONS_URL)) == before + 4  # then every 10 minutes
 
 
 async def test_sessions_read_a_page_per_fifty_vehicles(

@@ -63,9 +63,9 @@ RATE_TARIFF_DAYS: Final = 3
 CONF_WINDOW_HOURS: Final = "cheapest_window_hours"
 CONF_WINDOW_END: Final = "cheapest_window_end"
 
-# Sessions: every 5 minutes while a car charges, else every 30 (a plug or charging change
-# reads them at once anyway).
-SESSIONS_REFRESH_INTERVAL: Final = timedelta(minutes=5)
+# Sessions: every 10 minutes while a car charges, else every 30 (a plug or charging change
+# reads them at once anyway). The car's own status already carries the energy added.
+SESSIONS_REFRESH_INTERVAL: Final = timedelta(minutes=10)
 SESSIONS_IDLE_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 # Each charger's connectivity is read hourly (less often for large fleets, so the reads stay
 # within CONNECTIVITY_REQUESTS_PER_HOUR), a few chargers at a time every CONNECTIVITY_SLICE.

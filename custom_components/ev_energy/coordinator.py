@@ -767,7 +767,7 @@ class PriceView:
 
 
 class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]]):
-    """Each vehicle's latest charging session: every 5 minutes and when a plug changes."""
+    """Each vehicle's latest charging session: every 10 minutes and when a plug changes."""
 
     feature = "sessions"
 
@@ -818,7 +818,7 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
     def _next_interval(self, data: dict[str, ChargingSession]) -> timedelta:
-        """Every 5 minutes while a car charges (its energy grows), else every 30."""
+        """Every 10 minutes while a car charges (its energy grows), else every 30."""
         if any(charging for _, charging in self._plugged.values()) or any(
             evse.status is not None and evse.status.is_charging
             for evse in self.live.data.evses.values()
