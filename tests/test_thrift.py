@@ -21,6 +21,7 @@ from yarl import URL
 
 from custom_components.ev_energy.api import SESSIONS_PAGE_SIZE, EvEnergyClient, StaticTokenAuth
 from custom_components.ev_energy.const import IDLE_UPDATE_INTERVAL, UPDATE_INTERVAL
+from custom_components.ev_energy.sensor import VehicleSensor
 
 from .conftest import (
     API,
@@ -143,7 +144,7 @@ async def test_connectivity_reads_are_spread_out(
     assert len(mock_api.calls(VEHICLES_URL)) >= 60
 
 
-@pytest.mark.usefixtures("setup_credentials")
+@pytest.mark.usefixtures("setup_credentials", "entity_registry_enabled_by_default")
 async def test_only_a_new_sample_time_writes_only_last_seen(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
@@ -158,6 +159,37 @@ async def test_only_a_new_sample_time_writes_only_last_seen(
     mock_api.vehicles[0]["latest_status_log"]["sampled_at"] = "2026-11-22T10:11:00Z"
     await _tick(hass, freezer, 60)
     assert sorted(e for e in writes if "account" not in e) == ["sensor.family_car_last_seen"]
+
+
+@pytest.mark.usefixtures("setup_credentials", "entity_registry_enabled_by_default")
+async def test_only_a_new_sample_time_computes_only_what_shows_it(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The other sensors of a car whose only change is `sampled_at` are not even evaluated."""
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 60)
+    evaluated: list[str] = []
+    original = VehicleSensor._shown_value
+
+    def counting(self: VehicleSensor) -> object:
+        evaluated.append(self.entity_id)
+        return original(self)
+
+    mock_api.vehicles[0]["latest_status_log"]["sampled_at"] = "2026-11-22T10:11:00Z"
+    with patch.object(VehicleSensor, "_shown_value", counting):
+        await _tick(hass, freezer, 60)
+    assert evaluated == ["sensor.family_car_last_seen"]
+    assert state_of(hass, "sensor.family_car_last_seen").state == "2026-11-22T10:11:00+00:00"
+
+    evaluated.clear()
+    mock_api.vehicles[0]["latest_status_log"]["state_of_charge_percentage"] = 64
+    with patch.object(VehicleSensor, "_shown_value", counting):
+        await _tick(hass, freezer, 60)
+    assert SOC in evaluated
+    assert state_of(hass, SOC).state == "64"
 
 
 @pytest.mark.usefixtures("setup_credentials")

@@ -70,6 +70,7 @@ from .const import (
 )
 from .issues import async_set_permission_issue
 from .live_reads import chargers_due, vehicle_plug_changed
+from .sample_time import only_sample_time_moved
 
 if TYPE_CHECKING:
     from .notifications import EvEnergyNotificationsCoordinator
@@ -156,7 +157,8 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     Data compare by value: an unchanged answer notifies nobody. While listeners hear about new
     data, `changed_ids` names the resources whose part of it changed (None: assume all), so
-    entities of unchanged resources skip their state write.
+    entities of unchanged resources skip their state write; `sample_only_ids` names those of
+    them whose only change is their status's sample time, which most entities do not show.
     """
 
     config_entry: EvEnergyConfigEntry
@@ -191,6 +193,8 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self.data_generation = 0
         self.changed_ids: set[str] | None = None
         self._pending_changed: set[str] | None = None
+        self.sample_only_ids: frozenset[str] = frozenset()
+        self._pending_sample_only: frozenset[str] = frozenset()
 
     async def _async_fetch(self) -> DataT:
         """Read the data set; raise EvEnergyError on failure."""
@@ -210,10 +214,12 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
     def async_update_listeners(self) -> None:
         """Tell listeners, with `changed_ids` set for the data that prompted it."""
         self.changed_ids, self._pending_changed = self._pending_changed, None
+        self.sample_only_ids, self._pending_sample_only = self._pending_sample_only, frozenset()
         try:
             super().async_update_listeners()
         finally:
             self.changed_ids = None
+            self.sample_only_ids = frozenset()
 
     def _failure_interval(self, err: EvEnergyError) -> timedelta:
         """Return the delay after a failure that is no longer treated as a blip."""
@@ -339,11 +345,10 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         )
         self._refresh_requested = False
 
+        skipped: list[Evse] | None = None if has_chargers else []
         vehicles, evses, tariff = await asyncio.gather(
             self.client.async_get_vehicles(),
-            self.client.async_get_evses()
-            if read_chargers
-            else _nothing(None if has_chargers else list[Evse]()),
+            self._async_get_evses() if read_chargers else _nothing(skipped),
             self._async_get_tariff(user) if tariff_due else _nothing(self._tariff),
             return_exceptions=True,
         )
@@ -382,17 +387,20 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         return data
 
     def _changed_ids(self, old: EvEnergyData | None, new: EvEnergyData) -> set[str] | None:
-        """Vehicles and chargers that changed, and the user's id when the account did."""
+        """Vehicles and chargers that changed, and the user's id when the account did.
+
+        Those whose only change is the sample time are also noted in `_pending_sample_only`.
+        """
+        self._pending_sample_only = frozenset()
         if old is None:
             return None
-        changed = {
-            resource_id
-            for previous, current in ((old.vehicles, new.vehicles), (old.evses, new.evses))
-            for resource_id in previous.keys() | current.keys()
-            if previous.get(resource_id) != current.get(resource_id)
-        }
+        changed: set[str] = set()
+        sample_only: set[str] = set()
+        _diff(old.vehicles, new.vehicles, changed, sample_only)
+        _diff(old.evses, new.evses, changed, sample_only)
         if (old.user, old.tariff) != (new.user, new.tariff):
             changed.add(new.user.id)
+        self._pending_sample_only = frozenset(sample_only)
         return changed
 
     async def async_refresh(self) -> None:
@@ -495,6 +503,9 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             self._missing_polls.pop(resource_id, None)
         return frozenset(ids_with_device)
 
+    async def _async_get_evses(self) -> list[Evse] | None:
+        return await self.client.async_get_evses()
+
     async def _async_get_tariff(self, user: User) -> Tariff | None:
         if user.tariff_id is None:
             return None
@@ -508,6 +519,21 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         self.async_set_updated_data(
             replace(self.data, vehicles={**self.data.vehicles, vehicle.id: vehicle})
         )
+
+
+def _diff[ResourceT: (Vehicle, Evse)](
+    previous: dict[str, ResourceT],
+    current: dict[str, ResourceT],
+    changed: set[str],
+    sample_only: set[str],
+) -> None:
+    """Add the ids that differ to `changed`, and to `sample_only` if only sampled_at moved."""
+    for resource_id in previous.keys() | current.keys():
+        before, after = previous.get(resource_id), current.get(resource_id)
+        if before != after:
+            changed.add(resource_id)
+            if only_sample_time_moved(before, after):
+                sample_only.add(resource_id)
 
 
 async def _nothing[T](value: T) -> T:

@@ -340,8 +340,9 @@ async def test_scale(
         f"  unchanged live poll CPU in HA  {ms(cpu)}  ({UNCHANGED_POLLS} polls)",
         f"  state writes per unchanged poll median {statistics.median(writes):g}, "
         f"max {max(writes)}  (each: {' '.join(str(w) for w in writes)})",
-        f"  live poll 1 s later (only the status sampled_at moved): CPU {ms(cpu_moved)}, "
-        f"state writes median {statistics.median(writes_moved):g}, max {max(writes_moved)}",
+        f"  live poll 1 s later (only the status sampled_at moved), default entities: "
+        f"CPU {ms(cpu_moved)}, state writes median {statistics.median(writes_moved):g}, "
+        f"max {max(writes_moved)}",
     ]
     for label, window in (("idle hour", idle), ("charging hour", charging)):
         lines += [
@@ -360,6 +361,39 @@ async def test_scale(
         ]
     with capsys.disabled():
         print("\n".join(lines))
+
+
+@pytest.mark.no_fail_on_log_exception
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size}x{size}")
+async def test_scale_all_entities_enabled(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    size: int,
+) -> None:
+    """The polls of test_scale with every entity enabled, the disabled-by-default ones too."""
+    run, stop = await start_run(hass, freezer, size)
+    try:
+        run.count_writes(monkeypatch)
+        await run.setup()
+        await run.window(WARM_UP)
+        entities = len(hass.states.async_entity_ids())
+        cpu, writes, _, _ = await run.polls(tick=timedelta(0))
+        cpu_moved, writes_moved, _, _ = await run.polls(tick=timedelta(seconds=1))
+        assert await hass.config_entries.async_unload(run.entry.entry_id)
+        await hass.async_block_till_done()
+    finally:
+        await stop()
+    with capsys.disabled():
+        print(
+            f"\n  {size}x{size} with every entity enabled ({entities} entities): unchanged live "
+            f"poll CPU {ms(cpu)}, state writes max {max(writes)}; only sampled_at moved: CPU "
+            f"{ms(cpu_moved)}, state writes median {statistics.median(writes_moved):g}, "
+            f"max {max(writes_moved)}"
+        )
 
 
 @pytest.mark.no_fail_on_log_exception
