@@ -300,3 +300,21 @@ async def test_a_charger_only_plug_in_shows_within_four_minutes(
     assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_OFF
     await _tick(hass, freezer, 120)
     assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_sessions_stretch_to_their_share_of_a_small_limit(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A limit of 250/h leaves the slower reads their minimum: sessions every 15 minutes."""
+    mock_api.vehicles_page2 = []
+    await setup_integration(hass, config_entry)
+    config_entry.runtime_data.client.rate_limit_limit = 250
+    before = len(mock_api.calls(SESSIONS_URL))
+    for _ in range(61):
+        await _tick(hass, freezer, 60)
+    # 12 an hour at least, a third of it for sessions (one page): 4 reads an hour, not 6.
+    assert len(mock_api.calls(SESSIONS_URL)) - before == 4

@@ -81,6 +81,16 @@ MISSING_POLLS_BEFORE_REMOVAL: Final = 3
 PLAN_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 # Timer jitter: a copy read this little less than the interval ago counts as due.
 PLAN_REFRESH_SLACK: Final = timedelta(minutes=1)
+# Plans and session pages grow with the fleet: they share what the live poll's guard (half
+# the limit) leaves once the live poll at its 60 s pace, the connectivity reads and this
+# reserve (user, tariff, prices, notifications, retries) are counted; never less than the
+# minimum. Sessions get a third of it, plans the rest. A large fleet stretches these reads
+# rather than slow the live poll; a small one never reaches its share.
+SLOW_READS_RESERVE: Final = 20
+SLOW_READS_MINIMUM: Final = 12
+SESSIONS_SHARE_OF_SLOW_READS: Final = 1 / 3
+# A read held back by its share is tried again no sooner than this.
+SLOW_READS_RETRY: Final = timedelta(minutes=1)
 
 # Charging history imported as long-term statistics: how far back the first import reaches,
 # and whether removing the entry also deletes those statistics (kept by default).

@@ -63,13 +63,18 @@ from .const import (
     RATE_TARIFF_DAYS,
     SESSIONS_IDLE_REFRESH_INTERVAL,
     SESSIONS_REFRESH_INTERVAL,
+    SESSIONS_SHARE_OF_SLOW_READS,
     SETTLE_TIME,
     SETTLED_UPDATE_INTERVAL,
+    SLOW_READS_MINIMUM,
+    SLOW_READS_RESERVE,
+    SLOW_READS_RETRY,
     UPDATE_INTERVAL,
     USER_REFRESH_INTERVAL,
 )
 from .issues import async_set_permission_issue
 from .live_reads import chargers_due, vehicle_plug_changed
+from .read_budget import HOUR, ReadBudget, live_requests_per_poll, slow_reads_per_hour
 from .sample_time import only_sample_time_moved
 
 if TYPE_CHECKING:
@@ -480,6 +485,19 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             return max(interval, BUDGET_GUARD_UPDATE_INTERVAL)
         return interval
 
+    def slow_reads_per_hour(self) -> int:
+        """Return the requests an hour that plans and session pages may share (const.py)."""
+        limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
+        chargers = len(self.data.evses)
+        return slow_reads_per_hour(
+            guard=limit * HOURLY_SHARE,
+            live_per_poll=live_requests_per_poll(len(self.data.vehicles), chargers),
+            fastest_pace=UPDATE_INTERVAL.total_seconds(),
+            connectivity_per_hour=min(chargers, CONNECTIVITY_REQUESTS_PER_HOUR),
+            reserve=SLOW_READS_RESERVE,
+            minimum=SLOW_READS_MINIMUM,
+        )
+
     def _track_resources(self, present: set[str]) -> frozenset[str]:
         """Adopt new vehicles/chargers; remove devices gone for several polls in a row."""
         ids_with_device = set(self.data.ids_with_device if self.data else ()) | present
@@ -811,6 +829,9 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         self._plugged = self._plug_states(live)
         # Every session of the last read (newest page), for the charging calendar.
         self.recent: list[ChargingSession] = []
+        self.budget = ReadBudget()
+        # The last refresh found no room in the share and kept the previous read.
+        self._deferred = False
 
     @staticmethod
     def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, tuple[bool | None, bool | None]]:
@@ -843,17 +864,36 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         if changed:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
+    def _pages(self) -> int:
+        return 1 + len(self.live.data.vehicles) // SESSIONS_PAGE_SIZE
+
+    def _share(self) -> int:
+        return max(1, math.floor(self.live.slow_reads_per_hour() * SESSIONS_SHARE_OF_SLOW_READS))
+
     def _next_interval(self, data: dict[str, ChargingSession]) -> timedelta:
-        """Every 10 minutes while a car charges (its energy grows), else every 30."""
+        """Every 10 minutes while a car charges (its energy grows), else every 30.
+
+        Stretched so the pages stay within the share; a read held back waits for room.
+        """
+        pages, share = self._pages(), self._share()
+        if self._deferred:
+            wait = self.budget.wait(time.monotonic(), share, pages)
+            return max(timedelta(seconds=wait), SLOW_READS_RETRY)
         if any(charging for _, charging in self._plugged.values()) or any(
             evse.status is not None and evse.status.is_charging
             for evse in self.live.data.evses.values()
         ):
-            return SESSIONS_REFRESH_INTERVAL
-        return SESSIONS_IDLE_REFRESH_INTERVAL
+            cadence = SESSIONS_REFRESH_INTERVAL
+        else:
+            cadence = SESSIONS_IDLE_REFRESH_INTERVAL
+        return max(cadence, timedelta(seconds=HOUR * pages / share))
 
     async def _async_fetch(self) -> dict[str, ChargingSession]:
-        pages = 1 + len(self.live.data.vehicles) // SESSIONS_PAGE_SIZE
+        pages, now = self._pages(), time.monotonic()
+        self._deferred = self.data is not None and not self.budget.allows(now, self._share(), pages)
+        if self._deferred:
+            return self.data
+        self.budget.spend(now, pages)
         sessions = await self.client.async_get_sessions(max_pages=pages)
         self.recent = sessions
         latest: dict[str, ChargingSession] = {}
