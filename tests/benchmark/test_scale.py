@@ -81,6 +81,8 @@ class Window:
     intervals: dict[float, float]
     live_polls: int
     writes: int
+    # The client's own count of its requests in the rolling hour, at each live poll.
+    hour_counts: list[int]
 
     @property
     def per_hour(self) -> float:
@@ -126,6 +128,7 @@ class ScaleRun:
     server_cpu: float = 0.0
     writes: int = 0
     refreshes: int = 0
+    hour_counts: list[int] = field(default_factory=list)
     entry: MockConfigEntry = field(init=False)
 
     def __post_init__(self) -> None:
@@ -200,7 +203,7 @@ class ScaleRun:
     async def window(self, length: timedelta) -> Window:
         """Live through `length` of simulated time and return its requests."""
         start, first, polls = dt_util.utcnow(), len(self.sim.requests), self.refreshes
-        writes = self.writes
+        writes, counts = self.writes, len(self.hour_counts)
         await self.drive_until(lambda: False, length)
         return Window(
             [
@@ -212,6 +215,7 @@ class ScaleRun:
             self._intervals,
             self.refreshes - polls,
             self.writes - writes,
+            self.hour_counts[counts:],
         )
 
     async def setup(self) -> tuple[float, float]:
@@ -243,6 +247,7 @@ class ScaleRun:
 
     def _on_refresh(self) -> None:
         self.refreshes += 1
+        self.hour_counts.append(self.coordinator.client.requests_last_hour)
 
     async def polls(
         self, *, tick: timedelta
@@ -353,6 +358,8 @@ async def test_scale(
             f"                 max in any minute {window.max_per_minute()}, connectivity reads "
             f"{window.count(CONNECTIVITY)} (max in a minute "
             f"{window.max_per_minute(CONNECTIVITY)}), 429s {window.status_429}",
+            f"                 our requests in the rolling hour at a live poll: max "
+            f"{max(window.hour_counts, default=0)} (the guard slows the live poll from 500)",
             "                 by endpoint: "
             + ", ".join(
                 f"{name} {n}"
