@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import timedelta
+import time
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -30,6 +31,7 @@ from .conftest import (
     PRICES_URL,
     SCHEDULES_URL,
     SESSIONS_URL,
+    VEHICLE_ID,
     VEHICLES_URL,
     MockApi,
     setup_integration,
@@ -318,3 +320,27 @@ async def test_sessions_stretch_to_their_share_of_a_small_limit(
         await _tick(hass, freezer, 60)
     # 12 an hour at least, a third of it for sessions (one page): 4 reads an hour, not 6.
     assert len(mock_api.calls(SESSIONS_URL)) - before == 4
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_a_plan_re_read_without_room_keeps_the_copy_and_waits(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The plans' share used up: the 30-minute re-read waits for room, the copy stays."""
+    mock_api.vehicles_page2 = []
+    await setup_integration(hass, config_entry)
+    runtime = config_entry.runtime_data
+    runtime.client.rate_limit_limit = 250  # the slower reads' minimum: 8 plan reads an hour
+    runtime.plans.budget.spend(time.monotonic(), 7)  # with setup's read, the hour's 8
+    read_at = runtime.plans.data[VEHICLE_ID].read_at
+    for _ in range(40):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SCHEDULES_URL)) == 1
+    assert runtime.plans.data[VEHICLE_ID].read_at == read_at
+    for _ in range(21):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SCHEDULES_URL)) == 2  # when setup's reads left the hour
+    assert runtime.plans.data[VEHICLE_ID].read_at > read_at

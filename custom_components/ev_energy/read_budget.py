@@ -83,10 +83,10 @@ class ReadBudget:
         candidates = sorted(
             {now, *(at + SLICE for at in self._spent), *(at + HOUR for at in self._spent)}
         )
-        for at in candidates:
-            if at >= now and self._allows_at(at, per_hour, count):
-                return at - now
-        return HOUR
+        # Once the last request spent has left the hour, any read is allowed.
+        return next(
+            at - now for at in candidates if at >= now and self._allows_at(at, per_hour, count)
+        )
 
     def _allows_at(self, at: float, per_hour: int, count: int) -> bool:
         spent = [t for t in self._spent if t > at - HOUR]
