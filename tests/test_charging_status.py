@@ -122,6 +122,8 @@ async def test_fast_changing_sensors_are_disabled_by_default(
     for entity_id, disabled in (
         ("sensor.family_car_charge_level", True),
         ("sensor.family_car_energy_added_vehicle", True),
+        ("sensor.family_car_last_seen", True),
+        ("sensor.hypervolt_home_3_0_last_seen", True),
         ("sensor.family_car_battery_capacity", False),
         ("sensor.family_car_charging_status", False),
         ("binary_sensor.family_car_charging_complete", False),

@@ -188,7 +188,7 @@ async def test_session_energy_is_energy_dashboard_safe(
     readings = []
     for watt_hours in (15000, 14200, 16000):
         sub["energy_delivered_watt_hours"] = watt_hours
-        await _poll(hass, freezer, timedelta(minutes=5))
+        await _poll(hass, freezer, timedelta(minutes=10))
         readings.append(state_of(hass, energy).state)
     assert readings == ["15.0", "15.0", "16.0"]
 
@@ -199,7 +199,7 @@ async def test_session_energy_is_energy_dashboard_safe(
     new_session["sub_sessions"][0]["energy_delivered_watt_hours"] = 800
     mock_api.sessions[0]["end"] = "2026-11-22T10:40:00Z"
     mock_api.sessions.insert(0, new_session)
-    await _poll(hass, freezer, timedelta(minutes=5))
+    await _poll(hass, freezer, timedelta(minutes=10))
     assert state_of(hass, energy).state == "0.8"
     assert state_of(hass, energy).attributes["last_reset"] == "2026-11-22T11:00:00+00:00"
 
@@ -211,7 +211,7 @@ async def test_plug_change_reads_sessions_at_once(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """Unplugging ends a session: sessions are read on the next live poll, not 5 min later."""
+    """Unplugging ends a session: sessions are read on the next live poll, not 10 min later."""
     await setup_integration(hass, config_entry)
     mock_api.vehicles_page2 = []
     await _poll(hass, freezer, UPDATE_INTERVAL)

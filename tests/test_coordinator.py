@@ -135,8 +135,8 @@ async def test_hourly_budget(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """An hour charging: 60 polls x 2, user + tariff 2, prices 2, sessions 12, connectivity 1,
-    plan 2, notifications 4: 143."""
+    """An hour charging: 60 polls x 2, user + tariff 2, prices 2, sessions 6, connectivity 1,
+    plan 2, notifications 2: 135."""
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     before = len(mock_api.calls())
@@ -144,15 +144,15 @@ async def test_hourly_budget(
         await _poll(hass, freezer)
     hour = mock_api.calls()[before:]
     urls = _urls(hour)
-    assert len(hour) == 143
+    assert len(hour) == 135
     assert urls.count(PRICES_URL) == 2
     assert urls.count(USER_URL) == 1
     assert urls.count(TARIFF_URL) == 1
-    assert urls.count(SESSIONS_URL) == 12
+    assert urls.count(SESSIONS_URL) == 6
     assert urls.count(CONNECTIVITY_URL) == 1
     # One plugged-in car: its plan is read every 30 minutes.
     assert urls.count(SCHEDULES_URL) == 2
-    assert urls.count(NOTIFICATIONS_URL) == 4
+    assert urls.count(NOTIFICATIONS_URL) == 2
 
 
 @pytest.mark.usefixtures("setup_credentials")
@@ -288,14 +288,15 @@ async def test_rate_limit_honours_retry_after(
     mock_api.vehicles_page2 = []
     await setup_integration(hass, config_entry)
     mock_api.fail(
-        EVSES_URL, Fault(status=HTTPStatus.TOO_MANY_REQUESTS, headers={"Retry-After": "300"})
+        EVSES_URL, Fault(status=HTTPStatus.TOO_MANY_REQUESTS, headers={"Retry-After": "660"})
     )
     await _poll(hass, freezer)
     assert state_of(hass, SOC).state == STATE_UNAVAILABLE
     assert config_entry.state is ConfigEntryState.LOADED
 
     sent = len(mock_api.calls())
-    for _ in range(4):  # 4 minutes: still inside the 5-minute window
+    # 10 minutes: still inside the 11-minute window, past the sessions' 10-minute cadence.
+    for _ in range(10):
         await _poll(hass, freezer)
     assert len(mock_api.calls()) == sent
 

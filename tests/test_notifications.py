@@ -124,17 +124,19 @@ async def test_repeated_and_new_notifications(
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """Read every 15 minutes: the same list fires nothing; a new notification fires once."""
+    """Read every 30 minutes: the same list fires nothing; a new notification fires once."""
     fired = Fired(hass)
     await setup_integration(hass, config_entry)
     fired.events.clear()
+    await _after(hass, freezer, timedelta(minutes=15))
+    assert _reads(mock_api) == 1
     await _after(hass, freezer, timedelta(minutes=15))
     assert _reads(mock_api) == 2
     assert fired.events == []
 
     mock_api.notifications.insert(0, _new_notification())
-    await _after(hass, freezer, timedelta(minutes=15))
-    await _after(hass, freezer, timedelta(minutes=15))
+    await _after(hass, freezer, timedelta(minutes=30))
+    await _after(hass, freezer, timedelta(minutes=30))
     assert fired.events == [("retry", NEW)]
 
 
@@ -178,7 +180,7 @@ async def test_forbidden_notifications(
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """A 403: the entity is unavailable, the permission repair names the feature, and
-    ev.energy is not asked again sooner than every 15 minutes."""
+    ev.energy is not asked again sooner than every 30 minutes."""
     mock_api.fail(NOTIFICATIONS_URL, Fault(status=403), times=3)
     await setup_integration(hass, config_entry)
     assert state_of(hass, EVENT).state == STATE_UNAVAILABLE
@@ -188,21 +190,21 @@ async def test_forbidden_notifications(
     assert issue is not None
     assert state_of(hass, "sensor.family_car_charging_status").state == "charging"
 
-    for _ in range(40):
+    for _ in range(80):
         await _after(hass, freezer, timedelta(seconds=30))
-    # 20 minutes: the setup read and one retry at 15 minutes.
+    # 40 minutes: the setup read and one retry at 30 minutes.
     assert _reads(mock_api) == 2
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-async def test_at_most_every_15_minutes_also_when_failing(
+async def test_at_most_every_30_minutes_also_when_failing(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
     status: int,
 ) -> None:
-    """A failing read is retried on the 15-minute cadence, never sooner."""
+    """A failing read is retried on the 30-minute cadence, never sooner: 2 reads an hour."""
     await setup_integration(hass, config_entry)
     mock_api.fail(NOTIFICATIONS_URL, Fault(status=status), times=10)
     read_at = [dt_util.utcnow()]
@@ -211,8 +213,8 @@ async def test_at_most_every_15_minutes_also_when_failing(
         if _reads(mock_api) > len(read_at):
             read_at.append(dt_util.utcnow())
     gaps = [later - earlier for earlier, later in itertools.pairwise(read_at)]
-    assert len(read_at) == 5
-    assert min(gaps) >= timedelta(minutes=15)
+    assert len(read_at) == 3
+    assert min(gaps) >= timedelta(minutes=30)
 
 
 async def test_persistent_notifications_and_mark_read(

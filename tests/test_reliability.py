@@ -285,15 +285,15 @@ async def test_slow_data_catches_up_after_outage(
 ) -> None:
     """Sessions failed during an outage are read again as soon as the live poll recovers.
 
-    Live poll: blip at 60 s, down from 80 s, failing every minute until it works at 440 s.
-    Sessions: blip at 300 s, down at 330 s, failing again at 390 s; backed off to 510 s, but the
-    live poll's recovery at 440 s brings them back at once.
+    Live poll: blip at 60 s, down from 80 s, failing every minute until it works at 740 s.
+    Sessions: blip at 600 s, down at 630 s, failing again at 690 s; backed off to 810 s, but the
+    live poll's recovery at 740 s brings them back at once.
     """
     await setup_integration(hass, config_entry)
     energy = "sensor.family_car_last_session_energy"
     mock_api.fail(SESSIONS_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=3)
-    mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=7)
-    for _ in range(43):
+    mock_api.fail(VEHICLES_URL, Fault(status=HTTPStatus.BAD_GATEWAY), times=12)
+    for _ in range(73):
         await _tick(hass, freezer, 10)
     assert state_of(hass, SOC).state == "unavailable"
     assert state_of(hass, energy).state == "unavailable"

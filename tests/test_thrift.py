@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import timedelta
+import time
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNKNOWN
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import Entity
 import pytest
@@ -20,14 +21,17 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 from yarl import URL
 
 from custom_components.ev_energy.api import SESSIONS_PAGE_SIZE, EvEnergyClient, StaticTokenAuth
-from custom_components.ev_energy.const import UPDATE_INTERVAL
+from custom_components.ev_energy.const import IDLE_UPDATE_INTERVAL, UPDATE_INTERVAL
+from custom_components.ev_energy.sensor import VehicleSensor
 
 from .conftest import (
     API,
     CONNECTIVITY_URL,
+    EVSES_URL,
     PRICES_URL,
     SCHEDULES_URL,
     SESSIONS_URL,
+    VEHICLE_ID,
     VEHICLES_URL,
     MockApi,
     setup_integration,
@@ -35,6 +39,7 @@ from .conftest import (
 )
 
 SOC = "sensor.family_car_state_of_charge"
+CHARGER_PLUGGED_IN = "binary_sensor.hypervolt_home_3_0_plugged_in"
 
 
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
@@ -141,7 +146,7 @@ async def test_connectivity_reads_are_spread_out(
     assert len(mock_api.calls(VEHICLES_URL)) >= 60
 
 
-@pytest.mark.usefixtures("setup_credentials")
+@pytest.mark.usefixtures("setup_credentials", "entity_registry_enabled_by_default")
 async def test_only_a_new_sample_time_writes_only_last_seen(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
@@ -156,6 +161,37 @@ async def test_only_a_new_sample_time_writes_only_last_seen(
     mock_api.vehicles[0]["latest_status_log"]["sampled_at"] = "2026-11-22T10:11:00Z"
     await _tick(hass, freezer, 60)
     assert sorted(e for e in writes if "account" not in e) == ["sensor.family_car_last_seen"]
+
+
+@pytest.mark.usefixtures("setup_credentials", "entity_registry_enabled_by_default")
+async def test_only_a_new_sample_time_computes_only_what_shows_it(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The other sensors of a car whose only change is `sampled_at` are not even evaluated."""
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 60)
+    evaluated: list[str] = []
+    original = VehicleSensor._shown_value
+
+    def counting(self: VehicleSensor) -> object:
+        evaluated.append(self.entity_id)
+        return original(self)
+
+    mock_api.vehicles[0]["latest_status_log"]["sampled_at"] = "2026-11-22T10:11:00Z"
+    with patch.object(VehicleSensor, "_shown_value", counting):
+        await _tick(hass, freezer, 60)
+    assert evaluated == ["sensor.family_car_last_seen"]
+    assert state_of(hass, "sensor.family_car_last_seen").state == "2026-11-22T10:11:00+00:00"
+
+    evaluated.clear()
+    mock_api.vehicles[0]["latest_status_log"]["state_of_charge_percentage"] = 64
+    with patch.object(VehicleSensor, "_shown_value", counting):
+        await _tick(hass, freezer, 60)
+    assert SOC in evaluated
+    assert state_of(hass, SOC).state == "64"
 
 
 @pytest.mark.usefixtures("setup_credentials")
@@ -186,9 +222,9 @@ async def test_sessions_follow_charging(
     for _ in range(3):
         await _tick(hass, freezer, 60)
     assert len(mock_api.calls(SESSIONS_URL)) == before + 2  # at once, and the 30-minute read
-    for _ in range(10):
+    for _ in range(20):
         await _tick(hass, freezer, 60)
-    assert len(mock_api.calls(SESSIONS_URL)) == before + 4  # then every 5 minutes
+    assert len(mock_api.calls(SESSIONS_URL)) == before + 4  # then every 10 minutes
 
 
 async def test_sessions_read_a_page_per_fifty_vehicles(
@@ -209,3 +245,102 @@ async def test_sessions_read_a_page_per_fifty_vehicles(
     await client.async_get_sessions(max_pages=1 + 120 // SESSIONS_PAGE_SIZE)
     await session.close()
     assert pages == 3
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_idle_chargers_read_every_other_poll_and_at_once_on_a_plug_in(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Nothing plugged in: chargers every 4 minutes; a car's plug-in reads them in that poll."""
+    mock_api.vehicles_page2 = []
+    car = mock_api.vehicles[0]["latest_status_log"]
+    charger = mock_api.evses[0]["latest_status_log"]
+    for status in (car, charger):
+        status.update(is_plugged_in=False, is_charging=False)
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 120)
+    assert config_entry.runtime_data.live.update_interval == IDLE_UPDATE_INTERVAL
+    vehicles, evses = len(mock_api.calls(VEHICLES_URL)), len(mock_api.calls(EVSES_URL))
+    for _ in range(30):
+        await _tick(hass, freezer, 120)
+    assert len(mock_api.calls(VEHICLES_URL)) - vehicles == 30
+    assert len(mock_api.calls(EVSES_URL)) - evses == 15
+
+    # The last poll read the chargers, so the next would skip them: the car's plug-in reads
+    # them in the same poll, and both show plugged in at once.
+    for status in (car, charger):
+        status.update(is_plugged_in=True)
+    evses = len(mock_api.calls(EVSES_URL))
+    await _tick(hass, freezer, 120)
+    assert len(mock_api.calls(EVSES_URL)) == evses + 1
+    assert state_of(hass, "binary_sensor.family_car_plugged_in").state == STATE_ON
+    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_a_charger_only_plug_in_shows_within_four_minutes(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A charger plugged in with no car reporting it waits at most for the 4-minute read."""
+    mock_api.vehicles_page2 = []
+    for status in (
+        mock_api.vehicles[0]["latest_status_log"],
+        mock_api.evses[0]["latest_status_log"],
+    ):
+        status.update(is_plugged_in=False, is_charging=False)
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 120)
+    await _tick(hass, freezer, 120)  # reads the chargers, 4 minutes after setup's read
+    mock_api.evses[0]["latest_status_log"].update(is_plugged_in=True)
+    await _tick(hass, freezer, 120)
+    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_OFF
+    await _tick(hass, freezer, 120)
+    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_sessions_stretch_to_their_share_of_a_small_limit(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A limit of 250/h leaves the slower reads their minimum: sessions every 15 minutes."""
+    mock_api.vehicles_page2 = []
+    await setup_integration(hass, config_entry)
+    config_entry.runtime_data.client.rate_limit_limit = 250
+    before = len(mock_api.calls(SESSIONS_URL))
+    for _ in range(61):
+        await _tick(hass, freezer, 60)
+    # 12 an hour at least, a third of it for sessions (one page): 4 reads an hour, not 6.
+    assert len(mock_api.calls(SESSIONS_URL)) - before == 4
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_a_plan_re_read_without_room_keeps_the_copy_and_waits(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The plans' share used up: the 30-minute re-read waits for room, the copy stays."""
+    mock_api.vehicles_page2 = []
+    await setup_integration(hass, config_entry)
+    runtime = config_entry.runtime_data
+    runtime.client.rate_limit_limit = 250  # the slower reads' minimum: 8 plan reads an hour
+    runtime.plans.budget.spend(time.monotonic(), 7)  # with setup's read, the hour's 8
+    read_at = runtime.plans.data[VEHICLE_ID].read_at
+    for _ in range(40):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SCHEDULES_URL)) == 1
+    assert runtime.plans.data[VEHICLE_ID].read_at == read_at
+    for _ in range(21):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SCHEDULES_URL)) == 2  # when setup's reads left the hour
+    assert runtime.plans.data[VEHICLE_ID].read_at > read_at

@@ -161,7 +161,7 @@ async def test_sessions_read_in_flight_does_not_undo_boost(
 
     live = config_entry.runtime_data.live
     gate = mock_api.hold(SESSIONS_URL)
-    _start_poll(hass, freezer, timedelta(minutes=5))
+    _start_poll(hass, freezer, timedelta(minutes=10))
     await mock_api.wait_held(SESSIONS_URL)
     del mock_api.gates[SESSIONS_URL]
     # The switch's own follow-up read waits for the one in flight, as Home Assistant does.
@@ -179,7 +179,7 @@ async def test_sessions_read_in_flight_does_not_undo_boost(
     await turn_on
     await hass.async_block_till_done(wait_background_tasks=True)
     assert state_of(hass, BOOST).state == "on"
-    await _tick(hass, freezer, 5 * 60)
+    await _tick(hass, freezer, 10 * 60)
     assert state_of(hass, BOOST).state == "on"
 
 

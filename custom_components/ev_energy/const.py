@@ -63,9 +63,9 @@ RATE_TARIFF_DAYS: Final = 3
 CONF_WINDOW_HOURS: Final = "cheapest_window_hours"
 CONF_WINDOW_END: Final = "cheapest_window_end"
 
-# Sessions: every 5 minutes while a car charges, else every 30 (a plug or charging change
-# reads them at once anyway).
-SESSIONS_REFRESH_INTERVAL: Final = timedelta(minutes=5)
+# Sessions: every 10 minutes while a car charges, else every 30 (a plug or charging change
+# reads them at once anyway). The car's own status already carries the energy added.
+SESSIONS_REFRESH_INTERVAL: Final = timedelta(minutes=10)
 SESSIONS_IDLE_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 # Each charger's connectivity is read hourly (less often for large fleets, so the reads stay
 # within CONNECTIVITY_REQUESTS_PER_HOUR), a few chargers at a time every CONNECTIVITY_SLICE.
@@ -81,6 +81,16 @@ MISSING_POLLS_BEFORE_REMOVAL: Final = 3
 PLAN_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 # Timer jitter: a copy read this little less than the interval ago counts as due.
 PLAN_REFRESH_SLACK: Final = timedelta(minutes=1)
+# Plans and session pages grow with the fleet: they share what the live poll's guard (half
+# the limit) leaves once the live poll at its 60 s pace, the connectivity reads and this
+# reserve (user, tariff, prices, notifications, retries) are counted; never less than the
+# minimum. Sessions get a third of it, plans the rest. A large fleet stretches these reads
+# rather than slow the live poll; a small one never reaches its share.
+SLOW_READS_RESERVE: Final = 20
+SLOW_READS_MINIMUM: Final = 12
+SESSIONS_SHARE_OF_SLOW_READS: Final = 1 / 3
+# A read held back by its share is tried again no sooner than this.
+SLOW_READS_RETRY: Final = timedelta(minutes=1)
 
 # Charging history imported as long-term statistics: how far back the first import reaches,
 # and whether removing the entry also deletes those statistics (kept by default).
@@ -89,8 +99,9 @@ CONF_CLEAR_HISTORY_ON_REMOVE: Final = "clear_history_on_remove"
 DEFAULT_HISTORY_DAYS: Final = 90
 MAX_HISTORY_DAYS: Final = 365
 
-# ev.energy's in-app notifications are read at most this often, retries included.
-NOTIFICATIONS_REFRESH_INTERVAL: Final = timedelta(minutes=15)
+# ev.energy's in-app notifications are read at most this often, retries included. They are
+# not urgent (tips, reconnect requests, session summaries), so two reads an hour will do.
+NOTIFICATIONS_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 # Ids of notifications already shown, kept across restarts; the oldest are forgotten beyond this.
 MAX_REMEMBERED_NOTIFICATIONS: Final = 500
 CONF_PERSISTENT_NOTIFICATIONS: Final = "persistent_notifications"

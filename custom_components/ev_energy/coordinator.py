@@ -63,12 +63,19 @@ from .const import (
     RATE_TARIFF_DAYS,
     SESSIONS_IDLE_REFRESH_INTERVAL,
     SESSIONS_REFRESH_INTERVAL,
+    SESSIONS_SHARE_OF_SLOW_READS,
     SETTLE_TIME,
     SETTLED_UPDATE_INTERVAL,
+    SLOW_READS_MINIMUM,
+    SLOW_READS_RESERVE,
+    SLOW_READS_RETRY,
     UPDATE_INTERVAL,
     USER_REFRESH_INTERVAL,
 )
 from .issues import async_set_permission_issue
+from .live_reads import chargers_due, vehicle_plug_changed
+from .read_budget import HOUR, ReadBudget, live_requests_per_poll, slow_reads_per_hour
+from .sample_time import only_sample_time_moved
 
 if TYPE_CHECKING:
     from .notifications import EvEnergyNotificationsCoordinator
@@ -155,7 +162,8 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     Data compare by value: an unchanged answer notifies nobody. While listeners hear about new
     data, `changed_ids` names the resources whose part of it changed (None: assume all), so
-    entities of unchanged resources skip their state write.
+    entities of unchanged resources skip their state write; `sample_only_ids` names those of
+    them whose only change is their status's sample time, which most entities do not show.
     """
 
     config_entry: EvEnergyConfigEntry
@@ -190,6 +198,8 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self.data_generation = 0
         self.changed_ids: set[str] | None = None
         self._pending_changed: set[str] | None = None
+        self.sample_only_ids: frozenset[str] = frozenset()
+        self._pending_sample_only: frozenset[str] = frozenset()
 
     async def _async_fetch(self) -> DataT:
         """Read the data set; raise EvEnergyError on failure."""
@@ -209,10 +219,12 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
     def async_update_listeners(self) -> None:
         """Tell listeners, with `changed_ids` set for the data that prompted it."""
         self.changed_ids, self._pending_changed = self._pending_changed, None
+        self.sample_only_ids, self._pending_sample_only = self._pending_sample_only, frozenset()
         try:
             super().async_update_listeners()
         finally:
             self.changed_ids = None
+            self.sample_only_ids = frozenset()
 
     def _failure_interval(self, err: EvEnergyError) -> timedelta:
         """Return the delay after a failure that is no longer treated as a blip."""
@@ -289,6 +301,11 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         self._missing_polls: dict[str, int] = {}
         # Vehicles as a write returned them, with the refresh count at that moment.
         self._confirmed_writes: dict[str, tuple[int, Vehicle]] = {}
+        # When the chargers were last read (monotonic); whether the pace is the fast one (the
+        # chargers are then read on every poll); whether someone asked for this refresh.
+        self._chargers_read_at: float | None = None
+        self._active = False
+        self._refresh_requested = False
 
     async def _async_setup(self) -> None:
         """Read the account and its tariff once before the first poll."""
@@ -322,11 +339,21 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         user = self._user
         tariff_due = self._tariff_due()
         self._tariff_just_read = False
+        now = time.monotonic()
+        # The user resource lists the chargers: an account without any skips the request.
+        has_chargers = user.evse_ids != ()
+        read_chargers = has_chargers and chargers_due(
+            now=now,
+            last_read=self._chargers_read_at,
+            active=self._active,
+            requested=self._refresh_requested,
+        )
+        self._refresh_requested = False
 
+        skipped: list[Evse] | None = None if has_chargers else []
         vehicles, evses, tariff = await asyncio.gather(
             self.client.async_get_vehicles(),
-            # The user resource lists the chargers: an account without any skips the request.
-            self.client.async_get_evses() if user.evse_ids != () else _nothing(list[Evse]()),
+            self._async_get_evses() if read_chargers else _nothing(skipped),
             self._async_get_tariff(user) if tariff_due else _nothing(self._tariff),
             return_exceptions=True,
         )
@@ -340,9 +367,20 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             raise next((e for e in errors if isinstance(e, EvEnergyAuthError)), errors[0])
         if tariff_due:
             self._tariff = tariff
+        if evses is None and vehicle_plug_changed(
+            {resource_id: known[0] for resource_id, known in self._plug_states.items()}, vehicles
+        ):
+            # A car plugged in or out, or started or stopped charging: its charger likely did too.
+            evses = await self.client.async_get_evses()
+        if has_chargers and evses is not None:
+            self._chargers_read_at = now
 
         by_id = self._keep_confirmed_writes(started, vehicles)
-        evses_by_id = {evse.id: evse for evse in evses}
+        evses_by_id = (
+            {evse.id: evse for evse in evses}
+            if evses is not None
+            else (self.data.evses if self.data else {})
+        )
         data = EvEnergyData(
             user=user,
             vehicles=by_id,
@@ -354,18 +392,26 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         return data
 
     def _changed_ids(self, old: EvEnergyData | None, new: EvEnergyData) -> set[str] | None:
-        """Vehicles and chargers that changed, and the user's id when the account did."""
+        """Vehicles and chargers that changed, and the user's id when the account did.
+
+        Those whose only change is the sample time are also noted in `_pending_sample_only`.
+        """
+        self._pending_sample_only = frozenset()
         if old is None:
             return None
-        changed = {
-            resource_id
-            for previous, current in ((old.vehicles, new.vehicles), (old.evses, new.evses))
-            for resource_id in previous.keys() | current.keys()
-            if previous.get(resource_id) != current.get(resource_id)
-        }
+        changed: set[str] = set()
+        sample_only: set[str] = set()
+        _diff(old.vehicles, new.vehicles, changed, sample_only)
+        _diff(old.evses, new.evses, changed, sample_only)
         if (old.user, old.tariff) != (new.user, new.tariff):
             changed.add(new.user.id)
+        self._pending_sample_only = frozenset(sample_only)
         return changed
+
+    async def async_refresh(self) -> None:
+        """Refresh now, chargers included: someone (a write, a repair) wants the latest."""
+        self._refresh_requested = True
+        await super().async_refresh()
 
     @callback
     def async_add_refresh_listener(self, update_callback: CALLBACK_TYPE) -> CALLBACK_TYPE:
@@ -430,6 +476,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         # One poll serves every resource: the most urgent one sets the pace. Settled cars are
         # polled slower than idle only when nothing is left unplugged to watch for a plug-in.
         interval = min(paces, default=IDLE_UPDATE_INTERVAL)
+        self._active = interval <= UPDATE_INTERVAL
         limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
         remaining = self.client.rate_limit_remaining
         if remaining is not None and remaining < limit * LOW_REMAINING_SHARE:
@@ -437,6 +484,19 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         if self.client.requests_last_hour >= limit * HOURLY_SHARE:
             return max(interval, BUDGET_GUARD_UPDATE_INTERVAL)
         return interval
+
+    def slow_reads_per_hour(self) -> int:
+        """Return the requests an hour that plans and session pages may share (const.py)."""
+        limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
+        chargers = len(self.data.evses)
+        return slow_reads_per_hour(
+            guard=limit * HOURLY_SHARE,
+            live_per_poll=live_requests_per_poll(len(self.data.vehicles), chargers),
+            fastest_pace=UPDATE_INTERVAL.total_seconds(),
+            connectivity_per_hour=min(chargers, CONNECTIVITY_REQUESTS_PER_HOUR),
+            reserve=SLOW_READS_RESERVE,
+            minimum=SLOW_READS_MINIMUM,
+        )
 
     def _track_resources(self, present: set[str]) -> frozenset[str]:
         """Adopt new vehicles/chargers; remove devices gone for several polls in a row."""
@@ -461,6 +521,9 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             self._missing_polls.pop(resource_id, None)
         return frozenset(ids_with_device)
 
+    async def _async_get_evses(self) -> list[Evse] | None:
+        return await self.client.async_get_evses()
+
     async def _async_get_tariff(self, user: User) -> Tariff | None:
         if user.tariff_id is None:
             return None
@@ -474,6 +537,21 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         self.async_set_updated_data(
             replace(self.data, vehicles={**self.data.vehicles, vehicle.id: vehicle})
         )
+
+
+def _diff[ResourceT: (Vehicle, Evse)](
+    previous: dict[str, ResourceT],
+    current: dict[str, ResourceT],
+    changed: set[str],
+    sample_only: set[str],
+) -> None:
+    """Add the ids that differ to `changed`, and to `sample_only` if only sampled_at moved."""
+    for resource_id in previous.keys() | current.keys():
+        before, after = previous.get(resource_id), current.get(resource_id)
+        if before != after:
+            changed.add(resource_id)
+            if only_sample_time_moved(before, after):
+                sample_only.add(resource_id)
 
 
 async def _nothing[T](value: T) -> T:
@@ -733,7 +811,7 @@ class PriceView:
 
 
 class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]]):
-    """Each vehicle's latest charging session: every 5 minutes and when a plug changes."""
+    """Each vehicle's latest charging session: every 10 minutes and when a plug changes."""
 
     feature = "sessions"
 
@@ -751,6 +829,9 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         self._plugged = self._plug_states(live)
         # Every session of the last read (newest page), for the charging calendar.
         self.recent: list[ChargingSession] = []
+        self.budget = ReadBudget()
+        # The last refresh found no room in the share and kept the previous read.
+        self._deferred = False
 
     @staticmethod
     def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, tuple[bool | None, bool | None]]:
@@ -783,17 +864,36 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         if changed:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
+    def _pages(self) -> int:
+        return 1 + len(self.live.data.vehicles) // SESSIONS_PAGE_SIZE
+
+    def _share(self) -> int:
+        return max(1, math.floor(self.live.slow_reads_per_hour() * SESSIONS_SHARE_OF_SLOW_READS))
+
     def _next_interval(self, data: dict[str, ChargingSession]) -> timedelta:
-        """Every 5 minutes while a car charges (its energy grows), else every 30."""
+        """Every 10 minutes while a car charges (its energy grows), else every 30.
+
+        Stretched so the pages stay within the share; a read held back waits for room.
+        """
+        pages, share = self._pages(), self._share()
+        if self._deferred:
+            wait = self.budget.wait(time.monotonic(), share, pages)
+            return max(timedelta(seconds=wait), SLOW_READS_RETRY)
         if any(charging for _, charging in self._plugged.values()) or any(
             evse.status is not None and evse.status.is_charging
             for evse in self.live.data.evses.values()
         ):
-            return SESSIONS_REFRESH_INTERVAL
-        return SESSIONS_IDLE_REFRESH_INTERVAL
+            cadence = SESSIONS_REFRESH_INTERVAL
+        else:
+            cadence = SESSIONS_IDLE_REFRESH_INTERVAL
+        return max(cadence, timedelta(seconds=HOUR * pages / share))
 
     async def _async_fetch(self) -> dict[str, ChargingSession]:
-        pages = 1 + len(self.live.data.vehicles) // SESSIONS_PAGE_SIZE
+        pages, now = self._pages(), time.monotonic()
+        self._deferred = self.data is not None and not self.budget.allows(now, self._share(), pages)
+        if self._deferred:
+            return self.data
+        self.budget.spend(now, pages)
         sessions = await self.client.async_get_sessions(max_pages=pages)
         self.recent = sessions
         latest: dict[str, ChargingSession] = {}

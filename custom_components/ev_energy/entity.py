@@ -104,7 +104,9 @@ class ChangeFilter:
     A coordinator tells its listeners which resources changed (`changed_ids`): an entity of
     another resource has nothing new to show unless its availability flipped. An entity that
     can say cheaply what it shows (`_shown_value`) also skips an update of its own resource
-    that leaves that unchanged (a new `sampled_at` moves every status on every poll).
+    that leaves that unchanged. A new `sampled_at` moves every status on nearly every poll:
+    unless the entity shows that time (`_follows_sample_time`), a resource whose only change
+    it is has nothing new for it, which it learns without computing its value.
     """
 
     resource_id: str
@@ -115,14 +117,25 @@ class ChangeFilter:
         """Return what the entity shows (its value), or UNKNOWN_SHOWN."""
         return UNKNOWN_SHOWN
 
+    def _follows_sample_time(self) -> bool:
+        """Whether what the entity shows depends on its status's sample time."""
+        return False
+
     def _remember_shown(self, available: bool) -> None:
         self._shown_available = available
         # An unavailable entity shows no value (its resource may be gone from the data).
         self._shown = self._shown_value() if available else UNKNOWN_SHOWN
 
-    def _shows_news(self, changed_ids: set[str] | None, available: bool) -> bool:
+    def _shows_news(
+        self,
+        changed_ids: set[str] | None,
+        available: bool,
+        sample_only_ids: frozenset[str] = frozenset(),
+    ) -> bool:
         if available == self._shown_available:
             if changed_ids is not None and self.resource_id not in changed_ids:
+                return False
+            if self.resource_id in sample_only_ids and not self._follows_sample_time():
                 return False
             if available and (shown := self._shown_value()) is not UNKNOWN_SHOWN:
                 if shown == self._shown:
@@ -157,7 +170,8 @@ class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        if self._shows_news(self.coordinator.changed_ids, self.available):
+        coordinator = self.coordinator
+        if self._shows_news(coordinator.changed_ids, self.available, coordinator.sample_only_ids):
             super()._handle_coordinator_update()
 
 
@@ -256,8 +270,12 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
     @callback
     def _handle_live_update(self) -> None:
         """Rewrite when the availability flipped, or what it shows of the live poll changed."""
-        changed = self.coordinator.live.changed_ids if self._shows_live_data else set()
-        if self._shows_news(changed, self.available):
+        live = self.coordinator.live
+        if self._shows_live_data:
+            news = self._shows_news(live.changed_ids, self.available, live.sample_only_ids)
+        else:
+            news = self._shows_news(set(), self.available)
+        if news:
             super()._handle_coordinator_update()
 
     @property

@@ -1,4 +1,4 @@
-"""ev.energy's in-app notifications: read every 15 minutes, each shown once, also across restarts.
+"""ev.energy's in-app notifications: read every 30 minutes, each shown once, also across restarts.
 
 A notification is news once: the first read that finds it unread and unresolved shows it (as
 an event, and as a persistent notification if the user wants), and its id is stored before it
@@ -104,7 +104,7 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
 
     @callback
     def _on_live_update(self) -> None:
-        """Never catch up early after an outage: read at most every 15 minutes."""
+        """Never catch up early after an outage: read at most every 30 minutes."""
 
     async def _async_fetch(self) -> list[Notification]:
         if self._shown is None:

@@ -10,14 +10,21 @@ time with no request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+import math
+import time
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
 from .api import EvEnergyClient, PriceSchedule
-from .const import PLAN_REFRESH_INTERVAL, PLAN_REFRESH_SLACK
+from .const import (
+    PLAN_REFRESH_INTERVAL,
+    PLAN_REFRESH_SLACK,
+    SESSIONS_SHARE_OF_SLOW_READS,
+    SLOW_READS_RETRY,
+)
 from .coordinator import (
     EvEnergyConfigEntry,
     EvEnergyLiveCoordinator,
@@ -26,6 +33,7 @@ from .coordinator import (
     FollowerCoordinator,
 )
 from .plan import ChargePlan, PlanSlot, merge_slots, plan_voltage
+from .read_budget import HOUR, ReadBudget
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +73,9 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         self.prices = prices
         self._unsub_boundary: CALLBACK_TYPE | None = None
         self._unloaded = False
+        self.budget = ReadBudget()
+        # Plans the last refresh could not read for want of room in the share.
+        self._waiting = False
         entry.async_on_unload(sessions.async_add_listener(self._on_sessions))
         entry.async_on_unload(self._unload)
 
@@ -95,19 +106,52 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         if self._targets() != known:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
+    def _share(self) -> int:
+        """Plan reads an hour: what the sessions leave of the slower reads' share."""
+        slow = self.live.slow_reads_per_hour()
+        return max(1, slow - math.floor(slow * SESSIONS_SHARE_OF_SLOW_READS))
+
+    def _period(self, targets: int, share: int) -> timedelta:
+        """How old a copy may grow: 30 minutes, longer when the share cannot keep up."""
+        return max(PLAN_REFRESH_INTERVAL, timedelta(seconds=HOUR * targets / share))
+
+    def _next_interval(self, data: dict[str, VehiclePlan]) -> timedelta:
+        share = self._share()
+        if self._waiting:
+            wait = self.budget.wait(time.monotonic(), share, 1)
+            return max(timedelta(seconds=wait), SLOW_READS_RETRY)
+        return self._period(len(data), share)
+
     async def _async_fetch(self) -> dict[str, VehiclePlan]:
-        now = dt_util.utcnow()
+        """Read new sub-sessions' plans first, then the stalest copies, within the share."""
+        now, clock = dt_util.utcnow(), time.monotonic()
         previous = self.data or {}
+        targets = self._targets()
+        share = self._share()
+        fresh_for = self._period(len(targets), share) - PLAN_REFRESH_SLACK
         plans: dict[str, VehiclePlan] = {}
-        for vehicle_id, target in self._targets().items():
+        new: list[str] = []
+        stale: list[tuple[datetime, str]] = []
+        for vehicle_id, target in targets.items():
             known = previous.get(vehicle_id)
-            if (
-                known is not None
-                and known.target == target
-                and now - known.read_at < PLAN_REFRESH_INTERVAL - PLAN_REFRESH_SLACK
+            if known is None or known.target != target:
+                new.append(vehicle_id)
+            elif now - known.read_at < fresh_for:
+                plans[vehicle_id] = known
+            else:
+                stale.append((known.read_at, vehicle_id))
+        wanted = [*new, *(vehicle_id for _, vehicle_id in sorted(stale))]
+        allowed = self.budget.allowance(clock, share)
+        self._waiting = len(wanted) > allowed
+        for vehicle_id in wanted[allowed:]:
+            # Held back: an older copy of the same sub-session's plan beats none.
+            if (known := previous.get(vehicle_id)) is not None and known.target == (
+                targets[vehicle_id]
             ):
                 plans[vehicle_id] = known
-                continue
+        for vehicle_id in wanted[:allowed]:
+            target = targets[vehicle_id]
+            self.budget.spend(clock, 1)
             intervals = await self.client.async_get_schedules(target.sub_session_id)
             plans[vehicle_id] = VehiclePlan(
                 target=target, slots=merge_slots(intervals), read_at=now

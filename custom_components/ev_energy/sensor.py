@@ -98,6 +98,8 @@ class VehicleSensorDescription(SensorEntityDescription):
     """A sensor read from a vehicle."""
 
     value_fn: Callable[[Vehicle], SensorValue]
+    # It shows the status's sample time, which moves on nearly every poll.
+    shows_sample_time: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +107,8 @@ class ChargerSensorDescription(SensorEntityDescription):
     """A sensor read from a charger."""
 
     value_fn: Callable[[Evse], SensorValue]
+    # It shows the status's sample time, which moves on nearly every poll.
+    shows_sample_time: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,7 +182,10 @@ VEHICLE_SENSORS: tuple[VehicleSensorDescription, ...] = (
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # It changes on nearly every poll: one state write per device and poll.
+        entity_registry_enabled_default=False,
         value_fn=_vehicle_status(lambda status: status.sampled_at),
+        shows_sample_time=True,
     ),
     VehicleSensorDescription(
         key="battery_capacity",
@@ -248,7 +255,10 @@ CHARGER_SENSORS: tuple[ChargerSensorDescription, ...] = (
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # It changes on nearly every poll: one state write per device and poll.
+        entity_registry_enabled_default=False,
         value_fn=_evse_status(lambda status: status.sampled_at),
+        shows_sample_time=True,
     ),
     ChargerSensorDescription(
         key="lifecycle_state",
@@ -572,6 +582,9 @@ class VehicleSensor(EvEnergyVehicleEntity, SensorEntity):
 
     entity_description: VehicleSensorDescription
 
+    def _follows_sample_time(self) -> bool:
+        return self.entity_description.shows_sample_time
+
     def _shown_value(self) -> object:
         return self.native_value
 
@@ -585,6 +598,9 @@ class ChargerSensor(EvEnergyChargerEntity, SensorEntity):
     """A charger sensor."""
 
     entity_description: ChargerSensorDescription
+
+    def _follows_sample_time(self) -> bool:
+        return self.entity_description.shows_sample_time
 
     def _shown_value(self) -> object:
         return self.native_value
@@ -886,8 +902,15 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         live = self.coordinator.live
         return live.last_update_success and self.resource_id in live.data.vehicles
 
+    def _follows_sample_time(self) -> bool:
+        # A charger that has not reported for a while is part of the explanation.
+        return True
+
     def _shown_value(self) -> object:
-        return (self.native_value, self.extra_state_attributes)
+        explanation = self._explanation()
+        if explanation is None:
+            return (None, {"next_charge_start": None})
+        return (explanation.state.value, explanation.attributes)
 
     def _explanation(self) -> StatusExplanation | None:
         data = self.coordinator.live.data

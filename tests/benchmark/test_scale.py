@@ -81,6 +81,8 @@ class Window:
     intervals: dict[float, float]
     live_polls: int
     writes: int
+    # The client's own count of its requests in the rolling hour, at each live poll.
+    hour_counts: list[int]
 
     @property
     def per_hour(self) -> float:
@@ -126,6 +128,7 @@ class ScaleRun:
     server_cpu: float = 0.0
     writes: int = 0
     refreshes: int = 0
+    hour_counts: list[int] = field(default_factory=list)
     entry: MockConfigEntry = field(init=False)
 
     def __post_init__(self) -> None:
@@ -200,7 +203,7 @@ class ScaleRun:
     async def window(self, length: timedelta) -> Window:
         """Live through `length` of simulated time and return its requests."""
         start, first, polls = dt_util.utcnow(), len(self.sim.requests), self.refreshes
-        writes = self.writes
+        writes, counts = self.writes, len(self.hour_counts)
         await self.drive_until(lambda: False, length)
         return Window(
             [
@@ -212,6 +215,7 @@ class ScaleRun:
             self._intervals,
             self.refreshes - polls,
             self.writes - writes,
+            self.hour_counts[counts:],
         )
 
     async def setup(self) -> tuple[float, float]:
@@ -243,6 +247,7 @@ class ScaleRun:
 
     def _on_refresh(self) -> None:
         self.refreshes += 1
+        self.hour_counts.append(self.coordinator.client.requests_last_hour)
 
     async def polls(
         self, *, tick: timedelta
@@ -340,8 +345,9 @@ async def test_scale(
         f"  unchanged live poll CPU in HA  {ms(cpu)}  ({UNCHANGED_POLLS} polls)",
         f"  state writes per unchanged poll median {statistics.median(writes):g}, "
         f"max {max(writes)}  (each: {' '.join(str(w) for w in writes)})",
-        f"  live poll 1 s later (only the status sampled_at moved): CPU {ms(cpu_moved)}, "
-        f"state writes median {statistics.median(writes_moved):g}, max {max(writes_moved)}",
+        f"  live poll 1 s later (only the status sampled_at moved), default entities: "
+        f"CPU {ms(cpu_moved)}, state writes median {statistics.median(writes_moved):g}, "
+        f"max {max(writes_moved)}",
     ]
     for label, window in (("idle hour", idle), ("charging hour", charging)):
         lines += [
@@ -352,6 +358,8 @@ async def test_scale(
             f"                 max in any minute {window.max_per_minute()}, connectivity reads "
             f"{window.count(CONNECTIVITY)} (max in a minute "
             f"{window.max_per_minute(CONNECTIVITY)}), 429s {window.status_429}",
+            f"                 our requests in the rolling hour at a live poll: max "
+            f"{max(window.hour_counts, default=0)} (the guard slows the live poll from 500)",
             "                 by endpoint: "
             + ", ".join(
                 f"{name} {n}"
@@ -360,6 +368,39 @@ async def test_scale(
         ]
     with capsys.disabled():
         print("\n".join(lines))
+
+
+@pytest.mark.no_fail_on_log_exception
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size}x{size}")
+async def test_scale_all_entities_enabled(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    size: int,
+) -> None:
+    """The polls of test_scale with every entity enabled, the disabled-by-default ones too."""
+    run, stop = await start_run(hass, freezer, size)
+    try:
+        run.count_writes(monkeypatch)
+        await run.setup()
+        await run.window(WARM_UP)
+        entities = len(hass.states.async_entity_ids())
+        cpu, writes, _, _ = await run.polls(tick=timedelta(0))
+        cpu_moved, writes_moved, _, _ = await run.polls(tick=timedelta(seconds=1))
+        assert await hass.config_entries.async_unload(run.entry.entry_id)
+        await hass.async_block_till_done()
+    finally:
+        await stop()
+    with capsys.disabled():
+        print(
+            f"\n  {size}x{size} with every entity enabled ({entities} entities): unchanged live "
+            f"poll CPU {ms(cpu)}, state writes max {max(writes)}; only sampled_at moved: CPU "
+            f"{ms(cpu_moved)}, state writes median {statistics.median(writes_moved):g}, "
+            f"max {max(writes_moved)}"
+        )
 
 
 @pytest.mark.no_fail_on_log_exception

@@ -1,0 +1,49 @@
+"""When the live poll also reads the chargers. Nothing here imports Home Assistant.
+
+A vehicle's own status carries its plug and charging state, so while nothing charges or was
+just plugged in, the chargers are read every CHARGERS_IDLE_READ_INTERVAL rather than on every
+poll; a change a vehicle reports reads them in the same poll, so a car plugged into its
+charger shows on both at once. Only a change at a charger no vehicle reports waits longer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Final
+
+from .api import Vehicle
+
+# The chargers' read while nothing is active: every other poll at the 2-minute idle pace.
+CHARGERS_IDLE_READ_INTERVAL: Final = timedelta(minutes=4)
+# Poll timers run a little early or late; a read this little short of the interval is due.
+CHARGERS_READ_SLACK: Final = timedelta(seconds=30)
+
+type PlugState = tuple[bool | None, bool | None]
+
+
+def chargers_due(*, now: float, last_read: float | None, active: bool, requested: bool) -> bool:
+    """Whether this poll reads the chargers up front.
+
+    Always while something charges or was just plugged in (`active`), on a refresh someone
+    asked for (`requested`: a write, a repair), on the first poll, and once the last read is
+    CHARGERS_IDLE_READ_INTERVAL old (times in seconds, monotonic).
+    """
+    if active or requested or last_read is None:
+        return True
+    due_after = (CHARGERS_IDLE_READ_INTERVAL - CHARGERS_READ_SLACK).total_seconds()
+    return now - last_read >= due_after
+
+
+def vehicle_plug_changed(known: Mapping[str, PlugState], vehicles: Iterable[Vehicle]) -> bool:
+    """Whether a known vehicle now reports another (plugged in, charging) than `known`.
+
+    A vehicle without a status says nothing; a vehicle not known yet is no change.
+    """
+    for vehicle in vehicles:
+        status = vehicle.status
+        if status is None or (state := known.get(vehicle.id)) is None:
+            continue
+        if (status.is_plugged_in, status.is_charging) != state:
+            return True
+    return False
