@@ -8,19 +8,24 @@ from custom_components.ev_energy.live_reads import (
     CHARGERS_READ_SLACK,
     chargers_due,
     vehicle_plug_changed,
+    vehicles_watch_plugs,
 )
 
 IDLE = CHARGERS_IDLE_READ_INTERVAL.total_seconds()
 SLACK = CHARGERS_READ_SLACK.total_seconds()
 
 
-def _vehicle(vehicle_id: str, plugged: bool | None, charging: bool | None) -> Vehicle:
+def _vehicle(
+    vehicle_id: str, plugged: bool | None, charging: bool | None, integrated: str = "ACTIVE"
+) -> Vehicle:
     status = {"sampled_at": "2026-11-22T10:00:00Z"}
     if plugged is not None:
         status["is_plugged_in"] = plugged  # type: ignore[assignment]
     if charging is not None:
         status["is_charging"] = charging  # type: ignore[assignment]
-    return Vehicle.from_api({"id": vehicle_id, "latest_status_log": status})
+    return Vehicle.from_api(
+        {"id": vehicle_id, "integrated": integrated, "latest_status_log": status}
+    )
 
 
 def test_idle_chargers_are_read_every_other_two_minute_poll() -> None:
@@ -29,7 +34,7 @@ def test_idle_chargers_are_read_every_other_two_minute_poll() -> None:
     reads = 0
     for poll in range(30):
         now = poll * 120.0
-        if chargers_due(now=now, last_read=last_read, active=False, requested=False):
+        if chargers_due(now=now, last_read=last_read, active=False, requested=False, watched=True):
             reads += 1
             last_read = now
     assert reads == 15
@@ -37,16 +42,20 @@ def test_idle_chargers_are_read_every_other_two_minute_poll() -> None:
 
 def test_a_slightly_early_timer_still_counts_as_due() -> None:
     """Poll timers jitter: a read due at 4 minutes is made at 3.5 minutes too, not sooner."""
-    assert chargers_due(now=IDLE - SLACK, last_read=0.0, active=False, requested=False)
-    assert not chargers_due(now=IDLE - SLACK - 1, last_read=0.0, active=False, requested=False)
+    assert chargers_due(
+        now=IDLE - SLACK, last_read=0.0, active=False, requested=False, watched=True
+    )
+    assert not chargers_due(
+        now=IDLE - SLACK - 1, last_read=0.0, active=False, requested=False, watched=True
+    )
 
 
 def test_active_requested_or_never_read_reads_at_once() -> None:
     """Charging or just plugged in, a refresh someone asked for, or the first poll: read."""
-    assert chargers_due(now=1.0, last_read=0.0, active=True, requested=False)
-    assert chargers_due(now=1.0, last_read=0.0, active=False, requested=True)
-    assert chargers_due(now=1.0, last_read=None, active=False, requested=False)
-    assert not chargers_due(now=1.0, last_read=0.0, active=False, requested=False)
+    assert chargers_due(now=1.0, last_read=0.0, active=True, requested=False, watched=True)
+    assert chargers_due(now=1.0, last_read=0.0, active=False, requested=True, watched=True)
+    assert chargers_due(now=1.0, last_read=None, active=False, requested=False, watched=True)
+    assert not chargers_due(now=1.0, last_read=0.0, active=False, requested=False, watched=True)
 
 
 def test_vehicle_plug_changed() -> None:
@@ -60,3 +69,13 @@ def test_vehicle_plug_changed() -> None:
     assert not vehicle_plug_changed(
         known, [Vehicle.from_api({"id": "a", "latest_status_log": None})]
     )
+
+
+def test_chargers_are_read_every_poll_while_no_car_reports_its_plug() -> None:
+    """Without a connected car that reports its plug, only the chargers tell of a plug-in."""
+    assert chargers_due(now=1.0, last_read=0.0, active=False, requested=False, watched=False)
+    assert vehicles_watch_plugs([_vehicle("a", False, None)])
+    assert not vehicles_watch_plugs([])
+    assert not vehicles_watch_plugs([_vehicle("a", None, None)])
+    assert not vehicles_watch_plugs([_vehicle("a", False, False, integrated="INACTIVE")])
+    assert not vehicles_watch_plugs([Vehicle.from_api({"id": "a", "integrated": "ACTIVE"})])

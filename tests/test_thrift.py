@@ -344,3 +344,26 @@ async def test_a_plan_re_read_without_room_keeps_the_copy_and_waits(
         await _tick(hass, freezer, 60)
     assert len(mock_api.calls(SCHEDULES_URL)) == 2  # when setup's reads left the hour
     assert runtime.plans.data[VEHICLE_ID].read_at > read_at
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_without_a_reporting_car_a_charger_plug_in_shows_at_the_next_poll(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A charger-only account (its car disconnected) reads the chargers on every idle poll."""
+    mock_api.vehicles_page2 = []
+    mock_api.vehicles[0]["integrated"] = "INACTIVE"
+    for status in (
+        mock_api.vehicles[0]["latest_status_log"],
+        mock_api.evses[0]["latest_status_log"],
+    ):
+        status.update(is_plugged_in=False, is_charging=False)
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 120)
+    await _tick(hass, freezer, 120)  # the 4-minute read a watching car would wait for
+    mock_api.evses[0]["latest_status_log"].update(is_plugged_in=True)
+    await _tick(hass, freezer, 120)
+    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON

@@ -73,7 +73,7 @@ from .const import (
     USER_REFRESH_INTERVAL,
 )
 from .issues import async_set_permission_issue
-from .live_reads import chargers_due, vehicle_plug_changed
+from .live_reads import chargers_due, vehicle_plug_changed, vehicles_watch_plugs
 from .read_budget import HOUR, ReadBudget, live_requests_per_poll, slow_reads_per_hour
 from .sample_time import only_sample_time_moved
 
@@ -347,6 +347,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             last_read=self._chargers_read_at,
             active=self._active,
             requested=self._refresh_requested,
+            watched=self.data is not None and vehicles_watch_plugs(self.data.vehicles.values()),
         )
         self._refresh_requested = False
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Final
 
-from .api import Vehicle
+from .api import IntegrationStatus, Vehicle
 
 # The chargers' read while nothing is active: every other poll at the 2-minute idle pace.
 CHARGERS_IDLE_READ_INTERVAL: Final = timedelta(minutes=4)
@@ -22,14 +22,17 @@ CHARGERS_READ_SLACK: Final = timedelta(seconds=30)
 type PlugState = tuple[bool | None, bool | None]
 
 
-def chargers_due(*, now: float, last_read: float | None, active: bool, requested: bool) -> bool:
+def chargers_due(
+    *, now: float, last_read: float | None, active: bool, requested: bool, watched: bool
+) -> bool:
     """Whether this poll reads the chargers up front.
 
     Always while something charges or was just plugged in (`active`), on a refresh someone
-    asked for (`requested`: a write, a repair), on the first poll, and once the last read is
-    CHARGERS_IDLE_READ_INTERVAL old (times in seconds, monotonic).
+    asked for (`requested`: a write, a repair), on the first poll, while no connected vehicle
+    reports its plug (`watched` false: the chargers are then the only ones to tell), and once
+    the last read is CHARGERS_IDLE_READ_INTERVAL old (times in seconds, monotonic).
     """
-    if active or requested or last_read is None:
+    if active or requested or not watched or last_read is None:
         return True
     due_after = (CHARGERS_IDLE_READ_INTERVAL - CHARGERS_READ_SLACK).total_seconds()
     return now - last_read >= due_after
@@ -47,3 +50,13 @@ def vehicle_plug_changed(known: Mapping[str, PlugState], vehicles: Iterable[Vehi
         if (status.is_plugged_in, status.is_charging) != state:
             return True
     return False
+
+
+def vehicles_watch_plugs(vehicles: Iterable[Vehicle]) -> bool:
+    """Whether some connected vehicle reports whether it is plugged in."""
+    return any(
+        vehicle.integrated is IntegrationStatus.ACTIVE
+        and vehicle.status is not None
+        and vehicle.status.is_plugged_in is not None
+        for vehicle in vehicles
+    )
