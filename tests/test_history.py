@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
+import time
 from typing import Any, cast
 from unittest.mock import patch
 
@@ -788,3 +789,28 @@ async def test_reload_during_the_first_import_loses_no_statistic(
     assert cost["11-22 08"][0] == pytest.approx(0.7)  # 7 kWh at 10p
     energy = await _hours(hass, ENERGY)
     assert energy["11-22 09"] == (7.0, 38.5)  # written again, counted once
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_the_import_waits_while_the_hour_nears_the_live_polls_guard(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+) -> None:
+    """A busy hour (a large fleet charging) leaves the live poll its pace; history waits."""
+    await setup_integration(hass, config_entry)
+    fetched = history_api.usage_fetches()
+    history_api.add(
+        {**_fixture_subs()[OPEN], "energy_delivered_watt_hours": 14500}, _usage(OPEN, [])
+    )
+    client = config_entry.runtime_data.client
+    # 450 requests in the rolling hour: 90 % of the live poll's guard (half of 1000).
+    client._request_times.extend([time.monotonic()] * (450 - client.requests_last_hour))
+    await _tick(hass, freezer, 30)
+    assert history_api.usage_fetches() == fetched
+    client._request_times.clear()
+    await _tick(hass, freezer)
+    assert history_api.usage_fetches() == fetched + 1

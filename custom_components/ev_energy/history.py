@@ -51,6 +51,7 @@ from .const import (
     DEFAULT_HISTORY_DAYS,
     DEFAULT_RATE_LIMIT,
     DOMAIN,
+    HOURLY_SHARE,
     LOW_REMAINING_SHARE,
 )
 from .coordinator import EvEnergyConfigEntry, EvEnergyLiveCoordinator
@@ -65,6 +66,8 @@ LISTING_INTERVAL: Final = timedelta(minutes=30)
 REVISION_WINDOW: Final = timedelta(days=7)
 # The share of the API's hourly limit this import may use, spread evenly over the ticks.
 HISTORY_SHARE: Final = 0.1
+# The share of the live poll's guard the whole hour's requests may reach before it waits.
+GUARD_HEADROOM: Final = 0.9
 TICKS_PER_HOUR: Final = int(timedelta(hours=1) / TICK)
 
 _UNITS: Final[dict[Quantity, tuple[str | None, str | None]]] = {
@@ -219,7 +222,11 @@ class ChargingHistory:
         if remaining is not None and remaining < limit * LOW_REMAINING_SHARE:
             return 0
         hourly = int(limit * HISTORY_SHARE)
-        return max(0, min(hourly // TICKS_PER_HOUR, hourly - len(self._requests)))
+        # The live poll slows down once the rolling hour reaches its guard: the import takes
+        # only what stays well under it, so a large fleet's charging keeps the live pace and
+        # the history catches up in quieter hours.
+        under_guard = int(limit * HOURLY_SHARE * GUARD_HEADROOM) - self.client.requests_last_hour
+        return max(0, min(hourly // TICKS_PER_HOUR, hourly - len(self._requests), under_guard))
 
     def _count_from(self, before: int) -> int:
         # Counts the live poll's requests too if it ran meanwhile: errs on the safe side.
