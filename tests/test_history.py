@@ -814,3 +814,33 @@ async def test_the_import_waits_while_the_hour_nears_the_live_polls_guard(
     client._request_times.clear()
     await _tick(hass, freezer)
     assert history_api.usage_fetches() == fetched + 1
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_an_import_cancelled_mid_fetch_writes_nothing_and_resumes(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+) -> None:
+    """Cancelled while fetching (HA stopping: the recorder may be gone), nothing is written.
+
+    What was fetched before stays queued, and the next start imports it exactly once.
+    """
+    overnight = f"{SUBS_URL}/{OVERNIGHT}/energy_usage"
+    gate = mock_api.hold(overnight)
+    config_entry.add_to_hass(hass)
+    assert await async_setup_component(hass, "ev_energy", {})
+    await mock_api.wait_held(overnight)  # the open sub-session is fetched and staged
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    assert await _hours(hass, ENERGY) == {}
+    gate.set()
+
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _tick(hass, freezer)
+    energy = await _hours(hass, ENERGY)
+    assert (energy["11-22 01"], energy["11-22 09"]) == ((7.0, 24.5), (7.0, 38.5))
+    assert history_api.usage_fetches(OPEN) == 2

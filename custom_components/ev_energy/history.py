@@ -254,6 +254,7 @@ class ChargingHistory:
         # Imported only once the recorder has them: progress saved meanwhile (an unload saves
         # while this write is suspended, then cancels it) must not call them imported.
         staged: dict[str, Imported] = {}
+        failure: EvEnergyError | None = None
         try:
             for summary in list(data["pending"]):
                 if budget <= 0:
@@ -270,11 +271,16 @@ class ChargingHistory:
                     data["pending"].remove(summary)
                     continue
                 self._import(_from_summary(summary), usage, changed, staged)
-        finally:
-            # What was imported before a failure is written all the same.
-            await self._async_write(changed, staged)
-            data["imported"].update(staged)
-            data["pending"] = [s for s in data["pending"] if s["id"] not in staged]
+        except EvEnergyError as err:
+            failure = err
+        # What was imported before an API failure is written all the same. Cancelled (an
+        # unload, or Home Assistant stopping with the recorder already gone), nothing is
+        # written and what was staged stays queued.
+        await self._async_write(changed, staged)
+        data["imported"].update(staged)
+        data["pending"] = [s for s in data["pending"] if s["id"] not in staged]
+        if failure is not None:
+            raise failure
         # A backlog (the backfill) is logged batch by batch; routine updates only in debug logs.
         backlog = bool(data["pending"]) or self._backlog
         self._backlog = bool(data["pending"])
