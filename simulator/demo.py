@@ -246,6 +246,9 @@ class DemoStack:
             await self._wait_ready(f"{self.sim_url}/_sim/clock")
             await self._wait_ready(f"{self.ha_url}/api/onboarding")
             await self._onboard()
+            # The HTTP API answers while integrations still set up (application_credentials,
+            # which the next steps use, among them); seen under load on Home Assistant 2026.11.
+            await self._wait_running()
             await self._add_application_credentials()
             self.entry_id = await self._sign_in()
             await self._furnish()
@@ -280,6 +283,13 @@ class DemoStack:
                         return
             await asyncio.sleep(0.25)
         raise DemoError(f"{url} did not answer within {START_TIMEOUT:.0f} s")
+
+    async def _wait_running(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while (await self._json("GET", "/api/config"))["state"] != "RUNNING":
+            if time.monotonic() > deadline:
+                raise DemoError(f"Home Assistant did not finish starting in {START_TIMEOUT:.0f} s")
+            await asyncio.sleep(0.25)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"HA-Frontend-Base": self.ha_url}

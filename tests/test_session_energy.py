@@ -20,14 +20,15 @@ from homeassistant.components.recorder.statistics import (
     statistics_during_period,
 )
 from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import restore_state
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_mock_load_restore_state_from_storage,
     async_mock_restore_state_shutdown_restart,
     load_json_array_fixture,
-    mock_restore_cache_with_extra_data,
 )
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -289,6 +290,7 @@ async def test_older_session_reappearing_is_not_counted_again(
 )
 async def test_start_from_restored_meter(
     hass: HomeAssistant,
+    hass_storage: dict[str, Any],
     config_entry: MockConfigEntry,
     mock_api: MockApi,
     extra_data: dict[str, Any],
@@ -296,7 +298,20 @@ async def test_start_from_restored_meter(
     last_reset: str,
 ) -> None:
     """Home Assistant starts with the stored meter; data it cannot read starts afresh."""
-    mock_restore_cache_with_extra_data(hass, [(State(ENERGY, "16.0"), extra_data)])
+    # Stored the way Home Assistant saves it at shutdown and loaded by its own loader, which
+    # indexes stored states differently across versions (by registry entry from 2026.11).
+    hass_storage[restore_state.STORAGE_KEY] = {
+        "version": restore_state.STORAGE_VERSION,
+        "key": restore_state.STORAGE_KEY,
+        "data": [
+            {
+                "state": State(ENERGY, "16.0").as_dict(),
+                "extra_data": extra_data,
+                "last_seen": dt_util.utcnow().isoformat(),
+            }
+        ],
+    }
+    await async_mock_load_restore_state_from_storage(hass)
     await setup_integration(hass, config_entry)
     assert state_of(hass, ENERGY).state == state
     assert state_of(hass, ENERGY).attributes["last_reset"] == last_reset
