@@ -1,4 +1,4 @@
-"""The coordinator that polls ev.energy: 3 requests per cycle, whatever the fleet size."""
+"""The coordinators that read ev.energy: the live poll (1-2 requests) and the slower data."""
 
 from __future__ import annotations
 
