@@ -73,7 +73,14 @@ from .const import (
     USER_REFRESH_INTERVAL,
 )
 from .issues import async_set_permission_issue
-from .live_reads import chargers_due, vehicle_plug_changed, vehicles_watch_plugs
+from .live_reads import (
+    PlugState,
+    chargers_due,
+    plug_changed,
+    plug_state,
+    vehicle_plug_changed,
+    vehicles_watch_plugs,
+)
 from .read_budget import HOUR, ReadBudget, live_requests_per_poll, slow_reads_per_hour
 from .sample_time import only_sample_time_moved
 
@@ -296,7 +303,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         self.prices: EvEnergyPriceCoordinator | None = None
         self.last_success: datetime | None = None
         # Each resource's (plugged in, charging) and since when (monotonic), for the pace.
-        self._plug_states: dict[str, tuple[tuple[bool | None, bool | None], float]] = {}
+        self._plug_states: dict[str, tuple[PlugState, float]] = {}
         self._refresh_listeners: list[CALLBACK_TYPE] = []
         self._missing_polls: dict[str, int] = {}
         # Vehicles as a write returned them, with the refresh count at that moment.
@@ -454,9 +461,9 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             if v.status is not None and v.status.state is VehicleState.PLUGGED_IN_COMPLETE
         }
         paces: list[timedelta] = []
-        plug_states: dict[str, tuple[tuple[bool | None, bool | None], float]] = {}
+        plug_states: dict[str, tuple[PlugState, float]] = {}
         for resource_id, status in statuses.items():
-            state = (status.is_plugged_in, status.is_charging) if status else (None, None)
+            state = plug_state(status)
             known = self._plug_states.get(resource_id)
             if state == (None, None) and known is not None:
                 # Unknown (a status missing from this answer): keep what we knew.
@@ -835,16 +842,9 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         self._deferred = False
 
     @staticmethod
-    def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, tuple[bool | None, bool | None]]:
+    def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, PlugState]:
         """Each vehicle's (plugged in, charging): a change starts or ends a (sub-)session."""
-        return {
-            vehicle.id: (
-                (vehicle.status.is_plugged_in, vehicle.status.is_charging)
-                if vehicle.status
-                else (None, None)
-            )
-            for vehicle in live.data.vehicles.values()
-        }
+        return {vehicle.id: plug_state(vehicle.status) for vehicle in live.data.vehicles.values()}
 
     @callback
     def _on_live_update(self) -> None:
@@ -857,10 +857,7 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         if not self.live.last_update_success:
             return
         plugged = self._plug_states(self.live)
-        changed = any(
-            vehicle_id in self._plugged and self._plugged[vehicle_id] != state
-            for vehicle_id, state in plugged.items()
-        )
+        changed = plug_changed(self._plugged, plugged)
         self._plugged = plugged
         if changed:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Final
 
-from .api import IntegrationStatus, Vehicle
+from .api import EvseStatus, IntegrationStatus, Vehicle, VehicleStatus
 
 # The chargers' read while nothing is active: every other poll at the 2-minute idle pace.
 CHARGERS_IDLE_READ_INTERVAL: Final = timedelta(minutes=4)
@@ -38,18 +38,27 @@ def chargers_due(
     return now - last_read >= due_after
 
 
+def plug_state(status: VehicleStatus | EvseStatus | None) -> PlugState:
+    """Return a status's (plugged in, charging); (None, None) without a status."""
+    return (status.is_plugged_in, status.is_charging) if status is not None else (None, None)
+
+
+def plug_changed(known: Mapping[str, PlugState], current: Mapping[str, PlugState]) -> bool:
+    """Whether a resource in `known` now has another state; one not known yet is no change."""
+    return any(
+        resource_id in known and known[resource_id] != state
+        for resource_id, state in current.items()
+    )
+
+
 def vehicle_plug_changed(known: Mapping[str, PlugState], vehicles: Iterable[Vehicle]) -> bool:
     """Whether a known vehicle now reports another (plugged in, charging) than `known`.
 
     A vehicle without a status says nothing; a vehicle not known yet is no change.
     """
-    for vehicle in vehicles:
-        status = vehicle.status
-        if status is None or (state := known.get(vehicle.id)) is None:
-            continue
-        if (status.is_plugged_in, status.is_charging) != state:
-            return True
-    return False
+    return plug_changed(
+        known, {v.id: plug_state(v.status) for v in vehicles if v.status is not None}
+    )
 
 
 def vehicles_watch_plugs(vehicles: Iterable[Vehicle]) -> bool:
