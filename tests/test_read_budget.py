@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from custom_components.ev_energy.read_budget import (
     ReadBudget,
+    SlowReadShares,
     live_requests_per_poll,
     slow_reads_per_hour,
+    split_slow_reads,
 )
 
 
@@ -103,3 +105,11 @@ def test_a_read_larger_than_the_slice_goes_when_the_hour_is_empty() -> None:
     budget.spend(0, 30)
     assert not budget.allows(1800, 12, 30)
     assert budget.wait(1800, 12, 30) == 1800
+
+
+def test_sessions_get_a_third_and_plans_the_rest() -> None:
+    """The 300x300 share of 60 splits 20 / 40; neither side is ever left with nothing."""
+    assert split_slow_reads(60, 1 / 3) == SlowReadShares(sessions=20, plans=40)
+    assert split_slow_reads(12, 1 / 3) == SlowReadShares(sessions=4, plans=8)
+    assert split_slow_reads(10, 1 / 3) == SlowReadShares(sessions=3, plans=7)
+    assert split_slow_reads(2, 1 / 3) == SlowReadShares(sessions=1, plans=2)

@@ -81,7 +81,14 @@ from .live_reads import (
     vehicle_plug_changed,
     vehicles_watch_plugs,
 )
-from .read_budget import HOUR, ReadBudget, live_requests_per_poll, slow_reads_per_hour
+from .read_budget import (
+    HOUR,
+    ReadBudget,
+    SlowReadShares,
+    live_requests_per_poll,
+    slow_reads_per_hour,
+    split_slow_reads,
+)
 from .sample_time import only_sample_time_moved
 
 if TYPE_CHECKING:
@@ -493,11 +500,11 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             return max(interval, BUDGET_GUARD_UPDATE_INTERVAL)
         return interval
 
-    def slow_reads_per_hour(self) -> int:
-        """Return the requests an hour that plans and session pages may share (const.py)."""
+    def slow_read_shares(self) -> SlowReadShares:
+        """Return the requests an hour for session pages and for plans (const.py)."""
         limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
         chargers = len(self.data.evses)
-        return slow_reads_per_hour(
+        per_hour = slow_reads_per_hour(
             guard=limit * HOURLY_SHARE,
             live_per_poll=live_requests_per_poll(len(self.data.vehicles), chargers),
             fastest_pace=UPDATE_INTERVAL.total_seconds(),
@@ -505,6 +512,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             reserve=SLOW_READS_RESERVE,
             minimum=SLOW_READS_MINIMUM,
         )
+        return split_slow_reads(per_hour, SESSIONS_SHARE_OF_SLOW_READS)
 
     def _track_resources(self, present: set[str]) -> frozenset[str]:
         """Adopt new vehicles/chargers; remove devices gone for several polls in a row."""
@@ -866,7 +874,7 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         return 1 + len(self.live.data.vehicles) // SESSIONS_PAGE_SIZE
 
     def _share(self) -> int:
-        return max(1, math.floor(self.live.slow_reads_per_hour() * SESSIONS_SHARE_OF_SLOW_READS))
+        return self.live.slow_read_shares().sessions
 
     def _next_interval(self, data: dict[str, ChargingSession]) -> timedelta:
         """Every 10 minutes while a car charges (its energy grows), else every 30.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-import math
 import time
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -22,7 +21,6 @@ from .api import EvEnergyClient, PriceSchedule
 from .const import (
     PLAN_REFRESH_INTERVAL,
     PLAN_REFRESH_SLACK,
-    SESSIONS_SHARE_OF_SLOW_READS,
     SLOW_READS_RETRY,
 )
 from .coordinator import (
@@ -108,8 +106,7 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
 
     def _share(self) -> int:
         """Plan reads an hour: what the sessions leave of the slower reads' share."""
-        slow = self.live.slow_reads_per_hour()
-        return max(1, slow - math.floor(slow * SESSIONS_SHARE_OF_SLOW_READS))
+        return self.live.slow_read_shares().plans
 
     def _period(self, targets: int, share: int) -> timedelta:
         """How old a copy may grow: 30 minutes, longer when the share cannot keep up."""

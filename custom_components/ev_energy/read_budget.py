@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from collections import deque
 import math
-from typing import Final
+from typing import Final, NamedTuple
+
+from .api import PAGE_SIZE
 
 HOUR: Final = 3600.0
 # Spread: at most half of the hourly share in any 5 minutes.
 SLICE: Final = 300.0
 SLICE_SHARE: Final = 0.5
-# The live poll's pages hold this many vehicles or chargers each.
-LIVE_PAGE_SIZE: Final = 100
 
 
 def live_requests_per_poll(vehicles: int, chargers: int) -> int:
     """Pages of vehicles, and of chargers when there are any, that one live poll reads."""
-    pages = max(1, math.ceil(vehicles / LIVE_PAGE_SIZE))
-    return pages + (math.ceil(chargers / LIVE_PAGE_SIZE) if chargers else 0)
+    pages = max(1, math.ceil(vehicles / PAGE_SIZE))
+    return pages + (math.ceil(chargers / PAGE_SIZE) if chargers else 0)
 
 
 def slow_reads_per_hour(
@@ -43,6 +43,19 @@ def slow_reads_per_hour(
     """
     live = live_per_poll * HOUR / fastest_pace
     return max(minimum, math.floor(guard - live - connectivity_per_hour - reserve))
+
+
+class SlowReadShares(NamedTuple):
+    """Requests an hour for session pages and for plan reads, each at least 1."""
+
+    sessions: int
+    plans: int
+
+
+def split_slow_reads(per_hour: int, sessions_share: float) -> SlowReadShares:
+    """Give the sessions `sessions_share` of the slower reads and the plans the rest."""
+    sessions = math.floor(per_hour * sessions_share)
+    return SlowReadShares(sessions=max(1, sessions), plans=max(1, per_hour - sessions))
 
 
 class ReadBudget:

@@ -1,7 +1,13 @@
 """Client for the ev.energy API v2 (no Home Assistant imports here)."""
 
 from .auth import AbstractAuth, StaticTokenAuth
-from .client import CHARGE_LIMIT_RANGE, DEFAULT_API_URL, SESSIONS_PAGE_SIZE, EvEnergyClient
+from .client import (
+    CHARGE_LIMIT_RANGE,
+    DEFAULT_API_URL,
+    PAGE_SIZE,
+    SESSIONS_PAGE_SIZE,
+    EvEnergyClient,
+)
 from .currency import minor_to_major, minor_unit_exponent
 from .exceptions import (
     EvEnergyApiError,
@@ -44,6 +50,7 @@ from .session_meter import SessionMeter
 __all__ = [
     "CHARGE_LIMIT_RANGE",
     "DEFAULT_API_URL",
+    "PAGE_SIZE",
     "SESSIONS_PAGE_SIZE",
     "AbstractAuth",
     "ChargingMode",
