@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 import contextlib
 from dataclasses import dataclass, field
 import json
@@ -35,6 +35,9 @@ SIM_CLIENT_ID = "demo-client-id"
 SIM_CLIENT_SECRET = "demo-client-secret"
 START_TIMEOUT = 120.0
 STEP_TIMEOUT = 30.0
+# A rendered page compresses to far more than a blank or half-loaded one (a few KB).
+RENDERED_MIN_BYTES = 40_000
+RENDER_ATTEMPTS = 3
 DASHBOARD_FILE = ROOT / "dashboards" / "ev-charging.yaml"
 DASHBOARD_URL = "ev-charging"
 AREA = "Driveway"
@@ -157,6 +160,15 @@ class DemoError(RuntimeError):
     """A step of the demo start-up failed; the message says which."""
 
 
+async def _until(check: Callable[[], Awaitable[bool]], failure: str, every: float = 0.25) -> None:
+    """Call `check` until it holds, for up to START_TIMEOUT; else raise DemoError(failure)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while not await check():
+        if time.monotonic() > deadline:
+            raise DemoError(failure)
+        await asyncio.sleep(every)
+
+
 def find_chromium() -> str | None:
     """Path of a Chromium binary, if one is installed."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
@@ -273,23 +285,21 @@ class DemoStack:
         self.processes.append(process)
 
     async def _wait_ready(self, url: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        async def answers() -> bool:
             if any(process.returncode is not None for process in self.processes):
                 raise DemoError(f"a process exited early; see the logs in {self.work_dir}")
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with self.http.get(url) as response:
-                    if response.status < 500:
-                        return
-            await asyncio.sleep(0.25)
-        raise DemoError(f"{url} did not answer within {START_TIMEOUT:.0f} s")
+                    return response.status < 500
+            return False
+
+        await _until(answers, f"{url} did not answer within {START_TIMEOUT:.0f} s")
 
     async def _wait_running(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while (await self._json("GET", "/api/config"))["state"] != "RUNNING":
-            if time.monotonic() > deadline:
-                raise DemoError(f"Home Assistant did not finish starting in {START_TIMEOUT:.0f} s")
-            await asyncio.sleep(0.25)
+        async def running() -> bool:
+            return bool((await self._json("GET", "/api/config"))["state"] == "RUNNING")
+
+        await _until(running, f"Home Assistant did not finish starting in {START_TIMEOUT:.0f} s")
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"HA-Frontend-Base": self.ha_url}
@@ -461,22 +471,21 @@ class DemoStack:
             for vehicle_id in {session["vehicle_id"] for session in sessions}
             for quantity in ("charging_energy", "charging_co2")
         ]
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+
+        async def recorded() -> bool:
             listed = await self.websocket({"type": "recorder/list_statistic_ids"})
-            if set(ids) <= {row["statistic_id"] for row in listed}:
-                return
-            await asyncio.sleep(1)
-        raise DemoError(f"no charging statistics after {START_TIMEOUT:.0f} s")
+            return set(ids) <= {row["statistic_id"] for row in listed}
+
+        await _until(recorded, f"no charging statistics after {START_TIMEOUT:.0f} s", every=1)
 
     async def _wait_loaded(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        async def loaded() -> bool:
             entries = await self.websocket({"type": "config_entries/get", "domain": "ev_energy"})
-            if any(e["entry_id"] == self.entry_id and e["state"] == "loaded" for e in entries):
-                return
-            await asyncio.sleep(0.25)
-        raise DemoError(f"the ev.energy entry did not finish loading within {START_TIMEOUT:.0f} s")
+            return any(e["entry_id"] == self.entry_id and e["state"] == "loaded" for e in entries)
+
+        await _until(
+            loaded, f"the ev.energy entry did not finish loading within {START_TIMEOUT:.0f} s"
+        )
 
     async def states(self) -> dict[str, dict[str, Any]]:
         """All entity states, keyed by entity id."""
@@ -550,9 +559,22 @@ class DemoStack:
         window: tuple[int, int] = (1280, 900),
         budget_ms: int = 15000,
     ) -> None:
-        """Render a frontend page in headless Chromium, logged in, into the PNG `out`."""
+        """Render a frontend page in headless Chromium, logged in, into the PNG `out`.
+
+        A busy machine can leave the frontend half-loaded when Chromium's virtual-time budget
+        ends (a near-blank PNG of a few KB): it is rendered again with twice the budget.
+        """
+        for attempt in range(RENDER_ATTEMPTS):
+            await self._render(path, out, chromium, window, budget_ms * 2**attempt)
+            if out.stat().st_size >= RENDERED_MIN_BYTES:
+                return
+
+    async def _render(
+        self, path: str, out: Path, chromium: str, window: tuple[int, int], budget_ms: int
+    ) -> None:
         url = await self.logged_in_url(path)
         out.parent.mkdir(parents=True, exist_ok=True)
+        out.unlink(missing_ok=True)
         process = await asyncio.create_subprocess_exec(
             chromium,
             "--headless",
