@@ -194,6 +194,16 @@ async def test_only_a_new_sample_time_computes_only_what_shows_it(
     assert state_of(hass, SOC).state == "64"
 
 
+def _one_car_and_charger(mock_api: MockApi, *, plugged_in: bool) -> None:
+    """The account's first car and its charger only, both plugged in or not, not charging."""
+    mock_api.vehicles_page2 = []
+    for status in (
+        mock_api.vehicles[0]["latest_status_log"],
+        mock_api.evses[0]["latest_status_log"],
+    ):
+        status.update(is_plugged_in=plugged_in, is_charging=False)
+
+
 @pytest.mark.usefixtures("setup_credentials")
 async def test_sessions_follow_charging(
     hass: HomeAssistant,
@@ -202,12 +212,7 @@ async def test_sessions_follow_charging(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Plugged in but not charging: sessions every 30 minutes; charging starts: read at once."""
-    mock_api.vehicles_page2 = []
-    for status in (
-        mock_api.vehicles[0]["latest_status_log"],
-        mock_api.evses[0]["latest_status_log"],
-    ):
-        status.update(is_plugged_in=True, is_charging=False)
+    _one_car_and_charger(mock_api, plugged_in=True)
     await setup_integration(hass, config_entry)
     before = len(mock_api.calls(SESSIONS_URL))
     for _ in range(29):
@@ -255,11 +260,9 @@ async def test_idle_chargers_read_every_other_poll_and_at_once_on_a_plug_in(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Nothing plugged in: chargers every 4 minutes; a car's plug-in reads them in that poll."""
-    mock_api.vehicles_page2 = []
+    _one_car_and_charger(mock_api, plugged_in=False)
     car = mock_api.vehicles[0]["latest_status_log"]
     charger = mock_api.evses[0]["latest_status_log"]
-    for status in (car, charger):
-        status.update(is_plugged_in=False, is_charging=False)
     await setup_integration(hass, config_entry)
     await _tick(hass, freezer, 120)
     assert config_entry.runtime_data.live.update_interval == IDLE_UPDATE_INTERVAL
@@ -280,26 +283,34 @@ async def test_idle_chargers_read_every_other_poll_and_at_once_on_a_plug_in(
     assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON
 
 
+@pytest.mark.parametrize(
+    ("car_integrated", "shown_after_polls"),
+    [("ACTIVE", 2), ("INACTIVE", 1)],
+    ids=["car_reports_its_plug", "no_car_reports_a_plug"],
+)
 @pytest.mark.usefixtures("setup_credentials")
-async def test_a_charger_only_plug_in_shows_within_four_minutes(
+async def test_a_charger_plug_in_no_car_reports(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
     mock_api: MockApi,
     freezer: FrozenDateTimeFactory,
+    car_integrated: str,
+    shown_after_polls: int,
 ) -> None:
-    """A charger plugged in with no car reporting it waits at most for the 4-minute read."""
-    mock_api.vehicles_page2 = []
-    for status in (
-        mock_api.vehicles[0]["latest_status_log"],
-        mock_api.evses[0]["latest_status_log"],
-    ):
-        status.update(is_plugged_in=False, is_charging=False)
+    """A charger plugged in with no car reporting it: shown within the 4-minute read.
+
+    An account where no connected car reports its plug (here: the car is disconnected)
+    reads the chargers on every idle poll, so the plug-in shows at the next one.
+    """
+    _one_car_and_charger(mock_api, plugged_in=False)
+    mock_api.vehicles[0]["integrated"] = car_integrated
     await setup_integration(hass, config_entry)
     await _tick(hass, freezer, 120)
     await _tick(hass, freezer, 120)  # reads the chargers, 4 minutes after setup's read
     mock_api.evses[0]["latest_status_log"].update(is_plugged_in=True)
-    await _tick(hass, freezer, 120)
-    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_OFF
+    for _ in range(shown_after_polls - 1):
+        await _tick(hass, freezer, 120)
+        assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_OFF
     await _tick(hass, freezer, 120)
     assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON
 
@@ -344,26 +355,3 @@ async def test_a_plan_re_read_without_room_keeps_the_copy_and_waits(
         await _tick(hass, freezer, 60)
     assert len(mock_api.calls(SCHEDULES_URL)) == 2  # when setup's reads left the hour
     assert runtime.plans.data[VEHICLE_ID].read_at > read_at
-
-
-@pytest.mark.usefixtures("setup_credentials")
-async def test_without_a_reporting_car_a_charger_plug_in_shows_at_the_next_poll(
-    hass: HomeAssistant,
-    config_entry: MockConfigEntry,
-    mock_api: MockApi,
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """A charger-only account (its car disconnected) reads the chargers on every idle poll."""
-    mock_api.vehicles_page2 = []
-    mock_api.vehicles[0]["integrated"] = "INACTIVE"
-    for status in (
-        mock_api.vehicles[0]["latest_status_log"],
-        mock_api.evses[0]["latest_status_log"],
-    ):
-        status.update(is_plugged_in=False, is_charging=False)
-    await setup_integration(hass, config_entry)
-    await _tick(hass, freezer, 120)
-    await _tick(hass, freezer, 120)  # the 4-minute read a watching car would wait for
-    mock_api.evses[0]["latest_status_log"].update(is_plugged_in=True)
-    await _tick(hass, freezer, 120)
-    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON
