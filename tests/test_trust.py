@@ -331,8 +331,8 @@ async def test_unload_during_price_fetch_leaves_no_timer(
     gate.set()
     await hass.async_block_till_done(wait_background_tasks=True)
 
-    assert prices._unsub_boundary is None
-    assert prices._unsub_horizon is None
+    assert not prices.timers.armed("boundary")
+    assert not prices.timers.armed("horizon")
     sent = len(mock_api.calls())
     for _ in range(8):
         await _tick(hass, freezer, 15 * 60)

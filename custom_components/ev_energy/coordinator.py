@@ -16,7 +16,6 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -73,6 +72,7 @@ from .const import (
     USER_REFRESH_INTERVAL,
 )
 from .issues import async_set_permission_issue
+from .lifecycle import Lifecycle
 from .live_reads import (
     PlugState,
     chargers_due,
@@ -641,15 +641,12 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
     ) -> None:
         """Read prices through `client` for the tariff `live` polls."""
         super().__init__(hass, entry, client, live, name="prices", interval=PRICE_REFRESH_INTERVAL)
-        self._unsub_boundary: CALLBACK_TYPE | None = None
-        self._unsub_horizon: CALLBACK_TYPE | None = None
-        self._unloaded = False
+        self.timers = Lifecycle(hass, entry.async_on_unload, self.name)
         self._boundaries_passed = 0
         self._view: tuple[tuple[object, ...], PriceView] | None = None
         self.zone = ZoneInfo(hass.config.time_zone)
         self._zone_warned: set[str] = set()
         live.prices = self
-        entry.async_on_unload(self._cancel_timers)
 
     def _next_interval(self, data: PriceSchedule) -> timedelta:
         return _off_boundary_delay(dt_util.utcnow())
@@ -657,10 +654,10 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
     async def _async_fetch(self) -> PriceSchedule:
         schedule = await self._async_fetch_schedule()
         self._arm_horizon(schedule)
-        if schedule.at(dt_util.utcnow()) is None and not self._unloaded:
+        if schedule.at(dt_util.utcnow()) is None:
             # No listed price for now: the tariff's own current price is shown, and the live
             # poll reads it (its next run would be up to minutes away).
-            self.hass.async_create_task(self.live.async_request_refresh(), eager_start=False)
+            self.timers.spawn(self.live.async_request_refresh(), "live read", eager=False)
         return schedule
 
     async def _async_fetch_schedule(self) -> PriceSchedule:
@@ -716,56 +713,27 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
 
     @callback
     def _arm_boundary(self) -> None:
-        if self._unsub_boundary is not None:
-            self._unsub_boundary()
-            self._unsub_boundary = None
         # None until the first successful fetch, whatever the type says.
         schedule = cast(PriceSchedule | None, self.data)
-        if (
-            not self._unloaded
-            and schedule is not None
-            and (boundary := schedule.next_change(dt_util.utcnow()))
-        ):
-            self._unsub_boundary = async_track_point_in_utc_time(
-                self.hass, self._on_boundary, boundary
-            )
+        boundary = schedule.next_change(dt_util.utcnow()) if schedule is not None else None
+        self.timers.at("boundary", boundary, self._on_boundary)
 
     @callback
     def _arm_horizon(self, schedule: PriceSchedule) -> None:
         """Fetch again as soon as the known prices run out, if before the next refresh."""
-        if self._unsub_horizon is not None:
-            self._unsub_horizon()
-            self._unsub_horizon = None
         now = dt_util.utcnow()
         known_until = schedule.known_until
-        if (
-            not self._unloaded
-            and known_until is not None
-            and now < known_until < now + PRICE_REFRESH_INTERVAL
-        ):
-            self._unsub_horizon = async_track_point_in_utc_time(
-                self.hass, self._on_horizon, known_until
-            )
+        soon = known_until is not None and now < known_until < now + PRICE_REFRESH_INTERVAL
+        self.timers.at("horizon", known_until if soon else None, self._on_horizon)
 
     @callback
-    def _on_boundary(self, _: datetime) -> None:
-        self._unsub_boundary = None
+    def _on_boundary(self) -> None:
         self._boundaries_passed += 1
         self.async_update_listeners()
 
     @callback
-    def _on_horizon(self, _: datetime) -> None:
-        self._unsub_horizon = None
-        self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
-
-    @callback
-    def _cancel_timers(self) -> None:
-        # A fetch still in flight at unload must not arm new timers when it lands.
-        self._unloaded = True
-        for unsub in (self._unsub_boundary, self._unsub_horizon):
-            if unsub is not None:
-                unsub()
-        self._unsub_boundary = self._unsub_horizon = None
+    def _on_horizon(self) -> None:
+        self.timers.spawn(self.async_request_refresh(), "horizon read")
 
 
 def _off_boundary_delay(now: datetime) -> timedelta:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 import time
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from .api import EvEnergyClient, PriceSchedule
@@ -30,6 +29,7 @@ from .coordinator import (
     EvEnergySessionsCoordinator,
     FollowerCoordinator,
 )
+from .lifecycle import Lifecycle
 from .plan import ChargePlan, PlanSlot, merge_slots, plan_voltage
 from .read_budget import HOUR, ReadBudget
 
@@ -69,13 +69,11 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         super().__init__(hass, entry, client, live, name="plans", interval=PLAN_REFRESH_INTERVAL)
         self.sessions = sessions
         self.prices = prices
-        self._unsub_boundary: CALLBACK_TYPE | None = None
-        self._unloaded = False
+        self.timers = Lifecycle(hass, entry.async_on_unload, self.name)
         self.budget = ReadBudget()
         # Plans the last refresh could not read for want of room in the share.
         self._waiting = False
         entry.async_on_unload(sessions.async_add_listener(self._on_sessions))
-        entry.async_on_unload(self._unload)
 
     def _targets(self) -> dict[str, PlanTarget]:
         """Vehicles in the account with an open session, plugged in as far as we know."""
@@ -102,7 +100,7 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
             return
         known = {vehicle_id: plan.target for vehicle_id, plan in (self.data or {}).items()}
         if self._targets() != known:
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+            self.timers.spawn(self.async_request_refresh(), "read")
 
     def _share(self) -> int:
         """Plan reads an hour: what the sessions leave of the slower reads' share."""
@@ -180,33 +178,10 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
     def async_update_listeners(self) -> None:
         """Tell listeners, then re-arm the boundary timer."""
         super().async_update_listeners()
-        self._cancel_boundary()
-        if self._unloaded:
-            # A read that lands after unload must not keep a timer (and this object) alive.
-            return
         now = dt_util.utcnow()
         boundaries = [
             boundary
             for vehicle_id in self.data or {}
             if (boundary := self.plan_for(vehicle_id).next_change(now)) is not None
         ]
-        if boundaries:
-            self._unsub_boundary = async_track_point_in_utc_time(
-                self.hass, self._on_boundary, min(boundaries)
-            )
-
-    @callback
-    def _on_boundary(self, _: datetime) -> None:
-        self._unsub_boundary = None
-        self.async_update_listeners()
-
-    @callback
-    def _unload(self) -> None:
-        self._unloaded = True
-        self._cancel_boundary()
-
-    @callback
-    def _cancel_boundary(self) -> None:
-        if self._unsub_boundary is not None:
-            self._unsub_boundary()
-            self._unsub_boundary = None
+        self.timers.at("boundary", min(boundaries, default=None), self.async_update_listeners)
