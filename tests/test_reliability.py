@@ -12,7 +12,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.ev_energy.const import DOMAIN, LIVE_RETRY_SOON
-from custom_components.ev_energy.coordinator import _off_boundary_delay
+from custom_components.ev_energy.price_coordinator import _off_boundary_delay
 
 from .conftest import (
     NOW,

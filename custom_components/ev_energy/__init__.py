@@ -19,19 +19,15 @@ import probatio
 from .api import DEFAULT_API_URL, EvEnergyClient
 from .application_credentials import api_url
 from .const import CONF_API_URL, DATA_API_URL, DOMAIN
-from .coordinator import (
-    EvEnergyConfigEntry,
-    EvEnergyConnectivityCoordinator,
-    EvEnergyLiveCoordinator,
-    EvEnergyPriceCoordinator,
-    EvEnergyRuntimeData,
-    EvEnergySessionsCoordinator,
-)
+from .coordinator import EvEnergyLiveCoordinator
+from .followers import EvEnergyConnectivityCoordinator, EvEnergySessionsCoordinator
 from .history import async_remove_history, async_setup_history
 from .issues import async_check_scopes, async_delete_entry_issues, async_update_vehicle_issues
 from .notifications import EvEnergyNotificationsCoordinator, async_remove_store
 from .oauth import OAuth2SessionAuth
 from .plan_coordinator import EvEnergyPlanCoordinator
+from .price_coordinator import EvEnergyPriceCoordinator
+from .runtime import EvEnergyConfigEntry, EvEnergyRuntimeData
 from .services import async_setup_services
 
 PLATFORMS = [

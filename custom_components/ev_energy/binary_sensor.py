@@ -16,7 +16,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import Evse, PriceWindow, Vehicle
 from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS
-from .coordinator import EvEnergyConfigEntry, EvEnergyData, EvEnergyPriceCoordinator
+from .coordinator import EvEnergyData
 from .entity import (
     EvEnergyChargerEntity,
     EvEnergyPlanEntity,
@@ -24,6 +24,8 @@ from .entity import (
     EvEnergyVehicleEntity,
     async_add_resource_entities,
 )
+from .price_coordinator import EvEnergyPriceCoordinator
+from .runtime import EvEnergyConfigEntry
 
 PARALLEL_UPDATES = 0
 

@@ -15,9 +15,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .api import ChargingSession, minor_to_major
-from .coordinator import EvEnergyConfigEntry, EvEnergyData
+from .coordinator import EvEnergyData
 from .entity import EvEnergyPlanEntity, async_add_resource_entities
 from .plan import SlotEstimate
+from .runtime import EvEnergyConfigEntry
 
 PARALLEL_UPDATES = 0
 

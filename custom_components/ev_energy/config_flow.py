@@ -38,7 +38,7 @@ from .const import (
     MAX_HISTORY_DAYS,
     SCOPES,
 )
-from .coordinator import EvEnergyConfigEntry
+from .runtime import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 

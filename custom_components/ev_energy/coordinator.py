@@ -1,18 +1,14 @@
-"""The coordinators that read ev.energy: the live poll (1-2 requests) and the slower data."""
+"""The live poll (1-2 requests) and the failure policy every ev.energy coordinator shares."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time as dt_time, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 import logging
-import math
 import time
-from typing import TYPE_CHECKING, NoReturn, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, NoReturn
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
@@ -20,8 +16,6 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .api import (
-    SESSIONS_PAGE_SIZE,
-    ChargingSession,
     EvEnergyApiError,
     EvEnergyAuthError,
     EvEnergyClient,
@@ -29,75 +23,54 @@ from .api import (
     EvEnergyError,
     EvEnergyRateLimitError,
     Evse,
-    EvseConnectivity,
     EvseStatus,
-    PriceInterval,
-    PriceSchedule,
     Tariff,
     TariffType,
     User,
     Vehicle,
     VehicleState,
     VehicleStatus,
-    intervals_from_bands,
-    minor_to_major,
 )
 from .const import (
     BUDGET_GUARD_UPDATE_INTERVAL,
-    CONNECTIVITY_REFRESH_INTERVAL,
     CONNECTIVITY_REQUESTS_PER_HOUR,
-    CONNECTIVITY_SLICE,
     DEFAULT_RATE_LIMIT,
     DOMAIN,
-    FOLLOWER_MAX_BACKOFF,
-    FOLLOWER_RETRY_SOON,
     HOURLY_SHARE,
     IDLE_UPDATE_INTERVAL,
     LIVE_RETRY_SOON,
     LOW_BUDGET_UPDATE_INTERVAL,
     LOW_REMAINING_SHARE,
     MISSING_POLLS_BEFORE_REMOVAL,
-    PRICE_REFRESH_INTERVAL,
-    PRICE_REFRESH_OFFSET,
-    RATE_TARIFF_DAYS,
-    SESSIONS_IDLE_REFRESH_INTERVAL,
-    SESSIONS_REFRESH_INTERVAL,
     SESSIONS_SHARE_OF_SLOW_READS,
     SETTLE_TIME,
     SETTLED_UPDATE_INTERVAL,
     SLOW_READS_MINIMUM,
     SLOW_READS_RESERVE,
-    SLOW_READS_RETRY,
     UPDATE_INTERVAL,
     USER_REFRESH_INTERVAL,
 )
 from .issues import async_set_permission_issue
-from .lifecycle import Lifecycle
 from .live_reads import (
     PlugState,
     chargers_due,
-    plug_changed,
     plug_state,
     vehicle_plug_changed,
     vehicles_watch_plugs,
 )
 from .read_budget import (
-    HOUR,
-    ReadBudget,
     SlowReadShares,
     live_requests_per_poll,
     slow_reads_per_hour,
     split_slow_reads,
 )
+from .runtime import EvEnergyConfigEntry
 from .sample_time import only_sample_time_moved
 
 if TYPE_CHECKING:
-    from .notifications import EvEnergyNotificationsCoordinator
-    from .plan_coordinator import EvEnergyPlanCoordinator
+    from .price_coordinator import EvEnergyPriceCoordinator
 
 _LOGGER = logging.getLogger(__name__)
-
-type EvEnergyConfigEntry = ConfigEntry[EvEnergyRuntimeData]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,19 +84,6 @@ class EvEnergyData:
     # Vehicles and chargers that have a device (a missing one keeps it for a few polls);
     # platforms add entities for new ones.
     ids_with_device: frozenset[str] = frozenset()
-
-
-@dataclass(kw_only=True)
-class EvEnergyRuntimeData:
-    """What a loaded config entry holds."""
-
-    client: EvEnergyClient
-    live: EvEnergyLiveCoordinator
-    prices: EvEnergyPriceCoordinator
-    sessions: EvEnergySessionsCoordinator
-    connectivity: EvEnergyConnectivityCoordinator
-    plans: EvEnergyPlanCoordinator
-    notifications: EvEnergyNotificationsCoordinator
 
 
 def error_translation(err: EvEnergyError) -> tuple[str, dict[str, str]]:
@@ -156,7 +116,7 @@ def raise_update_failed(err: EvEnergyError) -> NoReturn:
     ) from err
 
 
-def _is_transient(err: EvEnergyError) -> bool:
+def is_transient(err: EvEnergyError) -> bool:
     """Tell a blip worth one quick retry (network trouble, a 5xx) from a lasting failure."""
     return isinstance(err, EvEnergyConnectionError) or (
         isinstance(err, EvEnergyApiError) and err.status >= 500
@@ -252,7 +212,7 @@ class EvEnergyBaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         except EvEnergyError as err:
             self._set_permission_issue(err)
             self.failures += 1
-            if self.failures == 1 and self.data is not None and _is_transient(err):
+            if self.failures == 1 and self.data is not None and is_transient(err):
                 _LOGGER.debug("%s: %s; keeping the last data and retrying soon", self.name, err)
                 self.update_interval = self.retry_soon
                 return self.data
@@ -573,396 +533,3 @@ def _diff[ResourceT: (Vehicle, Evse)](
 async def _nothing[T](value: T) -> T:
     """Stand in for a request a poll can skip."""
     return value
-
-
-class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
-    """A coordinator on its own (slower) cadence that reads what the live poll found.
-
-    A data set failing on its own backs off on its own schedule, doubling up to an hour: from
-    30 s for network trouble and 5xx, from its cadence for a refusal (403, 404). After a real
-    outage (the live poll failing too) it catches up as soon as the live poll works again.
-    """
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: EvEnergyConfigEntry,
-        client: EvEnergyClient,
-        live: EvEnergyLiveCoordinator,
-        *,
-        name: str,
-        interval: timedelta,
-    ) -> None:
-        """Poll `name` every `interval` through `client`, following `live`."""
-        super().__init__(
-            hass,
-            entry,
-            client,
-            name=f"{DOMAIN} {name}",
-            interval=interval,
-            retry_soon=FOLLOWER_RETRY_SOON,
-        )
-        self.live = live
-        self._live_was_ok = live.last_update_success
-        entry.async_on_unload(live.async_add_listener(self._on_live_update))
-
-    def _failure_interval(self, err: EvEnergyError) -> timedelta:
-        # A refusal (403, 404) will not heal in seconds: its back-off starts at the cadence.
-        first = FOLLOWER_RETRY_SOON if _is_transient(err) else self.base_interval
-        backoff: timedelta = first * 2 ** min(self.failures - 1, 16)
-        return min(backoff, max(self.base_interval, FOLLOWER_MAX_BACKOFF))
-
-    @callback
-    def _on_live_update(self) -> None:
-        """After an outage, catch up as soon as the live poll works again."""
-        live_ok = self.live.last_update_success
-        recovered = live_ok and not self._live_was_ok
-        self._live_was_ok = live_ok
-        if recovered and not self.last_update_success:
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
-
-
-class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
-    """Keeps the tariff's known price intervals and ticks at every price boundary.
-
-    The list is fetched every 30 minutes and right after the known horizon ends; between
-    fetches, listeners are told at each interval boundary from a local timer, so price states
-    flip on time with no request at the boundary.
-    """
-
-    feature = "prices"
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: EvEnergyConfigEntry,
-        client: EvEnergyClient,
-        live: EvEnergyLiveCoordinator,
-    ) -> None:
-        """Read prices through `client` for the tariff `live` polls."""
-        super().__init__(hass, entry, client, live, name="prices", interval=PRICE_REFRESH_INTERVAL)
-        self.timers = Lifecycle(hass, entry.async_on_unload, self.name)
-        self._boundaries_passed = 0
-        self._view: tuple[tuple[object, ...], PriceView] | None = None
-        self.zone = ZoneInfo(hass.config.time_zone)
-        self._zone_warned: set[str] = set()
-        live.prices = self
-
-    def _next_interval(self, data: PriceSchedule) -> timedelta:
-        return _off_boundary_delay(dt_util.utcnow())
-
-    async def _async_fetch(self) -> PriceSchedule:
-        schedule = await self._async_fetch_schedule()
-        self._arm_horizon(schedule)
-        if schedule.at(dt_util.utcnow()) is None:
-            # No listed price for now: the tariff's own current price is shown, and the live
-            # poll reads it (its next run would be up to minutes away).
-            self.timers.spawn(self.live.async_request_refresh(), "live read", eager=False)
-        return schedule
-
-    async def _async_fetch_schedule(self) -> PriceSchedule:
-        tariff = self.live.data.tariff
-        self.zone = self._resolve_zone(tariff)
-        if tariff is None or tariff.currency is None:
-            return PriceSchedule()
-        today = dt_util.now(self.zone).date()
-        if tariff.daily_prices and tariff.type is not TariffType.DYNAMIC:
-            return PriceSchedule(
-                intervals_from_bands(
-                    tariff.daily_prices, self.zone, today - timedelta(days=1), RATE_TARIFF_DAYS
-                )
-            )
-        since = datetime.combine(today, dt_time(), self.zone)
-        return PriceSchedule(await self.client.async_get_prices(tariff.id, tariff.currency, since))
-
-    def _resolve_zone(self, tariff: Tariff | None) -> ZoneInfo:
-        """Return the tariff's time zone, else Home Assistant's; log an unknown name once."""
-        name = tariff.timezone_name if tariff else None
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                if name not in self._zone_warned:
-                    self._zone_warned.add(name)
-                    _LOGGER.warning("Unknown tariff time zone %s; using Home Assistant's", name)
-        return ZoneInfo(self.hass.config.time_zone)
-
-    @property
-    def view(self) -> PriceView:
-        """The prices as entities show them: rebuilt once per update or boundary, then shared."""
-        key = (self.data, self.live.data, self._boundaries_passed)
-        if self._view is None or any(
-            old is not new for old, new in zip(self._view[0], key, strict=True)
-        ):
-            self._view = (
-                key,
-                PriceView(
-                    at=dt_util.utcnow(),
-                    schedule=self.data or PriceSchedule(),
-                    tariff=self.live.data.tariff,
-                    zone=self.zone,
-                ),
-            )
-        return self._view[1]
-
-    @callback
-    def async_update_listeners(self) -> None:
-        """Tell listeners, then re-arm the boundary timer."""
-        super().async_update_listeners()
-        self._arm_boundary()
-
-    @callback
-    def _arm_boundary(self) -> None:
-        # None until the first successful fetch, whatever the type says.
-        schedule = cast(PriceSchedule | None, self.data)
-        boundary = schedule.next_change(dt_util.utcnow()) if schedule is not None else None
-        self.timers.at("boundary", boundary, self._on_boundary)
-
-    @callback
-    def _arm_horizon(self, schedule: PriceSchedule) -> None:
-        """Fetch again as soon as the known prices run out, if before the next refresh."""
-        now = dt_util.utcnow()
-        known_until = schedule.known_until
-        soon = known_until is not None and now < known_until < now + PRICE_REFRESH_INTERVAL
-        self.timers.at("horizon", known_until if soon else None, self._on_horizon)
-
-    @callback
-    def _on_boundary(self) -> None:
-        self._boundaries_passed += 1
-        self.async_update_listeners()
-
-    @callback
-    def _on_horizon(self) -> None:
-        self.timers.spawn(self.async_request_refresh(), "horizon read")
-
-
-def _off_boundary_delay(now: datetime) -> timedelta:
-    """Delay to the next refresh about 30 minutes on, at 7 minutes past a quarter hour.
-
-    Price intervals start on quarter hours, so a refresh there never lands on a boundary,
-    whenever Home Assistant happened to start.
-    """
-    target = now + PRICE_REFRESH_INTERVAL
-    quarter = target.replace(minute=target.minute // 15 * 15, second=0, microsecond=0)
-    aligned = quarter + PRICE_REFRESH_OFFSET
-    if aligned < target - timedelta(minutes=7):
-        aligned += timedelta(minutes=15)
-    return aligned - now
-
-
-@dataclass(frozen=True, kw_only=True)
-class PriceView:
-    """The prices as the entities show them at one instant."""
-
-    at: datetime
-    schedule: PriceSchedule
-    tariff: Tariff | None
-    zone: ZoneInfo
-
-    @property
-    def unit(self) -> str | None:
-        """Price unit, e.g. GBP/kWh."""
-        if self.tariff is None or self.tariff.currency is None:
-            return None
-        return f"{self.tariff.currency}/kWh"
-
-    @property
-    def current(self) -> PriceInterval | None:
-        """The interval containing now, if the price list covers it."""
-        return self.schedule.at(self.at)
-
-    @property
-    def current_price(self) -> Decimal | None:
-        """The price now: from the list, else the tariff's own current price."""
-        if (interval := self.current) is not None:
-            return interval.price
-        tariff = self.tariff
-        if tariff is None or tariff.currency is None or tariff.current_price_minor_units is None:
-            return None
-        return minor_to_major(tariff.current_price_minor_units, tariff.currency)
-
-    @property
-    def next(self) -> PriceInterval | None:
-        """The interval after the current one."""
-        return self.schedule.following(self.at)
-
-    def today(self) -> tuple[datetime, datetime]:
-        """Start and end of the tariff's local day containing now (23 or 25 h on DST days)."""
-        day = self.at.astimezone(self.zone).date()
-        start = datetime.combine(day, dt_time(), self.zone)
-        end = datetime.combine(day + timedelta(days=1), dt_time(), self.zone)
-        return start.astimezone(UTC), end.astimezone(UTC)
-
-
-class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]]):
-    """Each vehicle's latest charging session: every 10 minutes and when a plug changes."""
-
-    feature = "sessions"
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: EvEnergyConfigEntry,
-        client: EvEnergyClient,
-        live: EvEnergyLiveCoordinator,
-    ) -> None:
-        """Read sessions through `client`; watch `live` for plug-ins and unplugs."""
-        super().__init__(
-            hass, entry, client, live, name="sessions", interval=SESSIONS_REFRESH_INTERVAL
-        )
-        self._plugged = self._plug_states(live)
-        # Every session of the last read (newest page), for the charging calendar.
-        self.recent: list[ChargingSession] = []
-        self.budget = ReadBudget()
-        # The last refresh found no room in the share and kept the previous read.
-        self._deferred = False
-
-    @staticmethod
-    def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, PlugState]:
-        """Each vehicle's (plugged in, charging): a change starts or ends a (sub-)session."""
-        return {vehicle.id: plug_state(vehicle.status) for vehicle in live.data.vehicles.values()}
-
-    @callback
-    def _on_live_update(self) -> None:
-        """Also read sessions at once when a car is plugged in or out, or starts or stops charging.
-
-        A plug-in opens a session, an unplug ends it; charging starting or stopping usually
-        opens a sub-session (which the plan follows).
-        """
-        super()._on_live_update()
-        if not self.live.last_update_success:
-            return
-        plugged = self._plug_states(self.live)
-        changed = plug_changed(self._plugged, plugged)
-        self._plugged = plugged
-        if changed:
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
-
-    def _pages(self) -> int:
-        return 1 + len(self.live.data.vehicles) // SESSIONS_PAGE_SIZE
-
-    def _share(self) -> int:
-        return self.live.slow_read_shares().sessions
-
-    def _next_interval(self, data: dict[str, ChargingSession]) -> timedelta:
-        """Every 10 minutes while a car charges (its energy grows), else every 30.
-
-        Stretched so the pages stay within the share; a read held back waits for room.
-        """
-        pages, share = self._pages(), self._share()
-        if self._deferred:
-            wait = self.budget.wait(time.monotonic(), share, pages)
-            return max(timedelta(seconds=wait), SLOW_READS_RETRY)
-        if any(charging for _, charging in self._plugged.values()) or any(
-            evse.status is not None and evse.status.is_charging
-            for evse in self.live.data.evses.values()
-        ):
-            cadence = SESSIONS_REFRESH_INTERVAL
-        else:
-            cadence = SESSIONS_IDLE_REFRESH_INTERVAL
-        return max(cadence, timedelta(seconds=HOUR * pages / share))
-
-    async def _async_fetch(self) -> dict[str, ChargingSession]:
-        pages, now = self._pages(), time.monotonic()
-        self._deferred = self.data is not None and not self.budget.allows(now, self._share(), pages)
-        if self._deferred:
-            return self.data
-        self.budget.spend(now, pages)
-        sessions = await self.client.async_get_sessions(max_pages=pages)
-        self.recent = sessions
-        latest: dict[str, ChargingSession] = {}
-        for session in sorted(
-            sessions, key=lambda s: s.start or datetime.min.replace(tzinfo=UTC), reverse=True
-        ):
-            if session.vehicle_id is not None:
-                latest.setdefault(session.vehicle_id, session)
-        return latest
-
-
-class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnectivity]]):
-    """Chargers' connectivity (reliability, signal, firmware): slow-changing, read hourly.
-
-    The reads are spread out: every few minutes the chargers that are due, never a burst of
-    one request per charger. Large fleets are read less often than hourly so the reads stay
-    within CONNECTIVITY_REQUESTS_PER_HOUR. Each charger stands alone: one that cannot be read
-    keeps its last copy through one failure, then loses only its own entities, and is retried
-    with a back-off of its own.
-    """
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: EvEnergyConfigEntry,
-        client: EvEnergyClient,
-        live: EvEnergyLiveCoordinator,
-    ) -> None:
-        """Read each charger of `live` through `client`."""
-        super().__init__(
-            hass, entry, client, live, name="connectivity", interval=CONNECTIVITY_SLICE
-        )
-        # When each charger is due (monotonic seconds; absent: now) and its failures in a row.
-        self._due_at: dict[str, float] = {}
-        self._charger_failures: dict[str, int] = {}
-
-    def _period(self) -> float:
-        """Seconds between two reads of a charger: hourly, unless over the budget."""
-        chargers = len(self.live.data.evses)
-        return max(
-            CONNECTIVITY_REFRESH_INTERVAL.total_seconds(),
-            3600 * chargers / CONNECTIVITY_REQUESTS_PER_HOUR,
-        )
-
-    def _due(self, now: float) -> list[str]:
-        """Return the chargers to read now: most overdue first, a slice of the fleet at most."""
-        chargers = self.live.data.evses
-        due = sorted(
-            (evse_id for evse_id in chargers if self._due_at.get(evse_id, now) <= now),
-            key=lambda evse_id: self._due_at.get(evse_id, now),
-        )
-        slices_per_period = self._period() / CONNECTIVITY_SLICE.total_seconds()
-        return due[: math.ceil(len(chargers) / slices_per_period)]
-
-    @callback
-    def _on_live_update(self) -> None:
-        if not self._live_was_ok and self.live.last_update_success and self._charger_failures:
-            # A real outage is over: whatever failed during it is worth reading again now.
-            for evse_id in self._charger_failures:
-                self._due_at.pop(evse_id, None)
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
-        super()._on_live_update()
-
-    async def _async_fetch(self) -> dict[str, EvseConnectivity]:
-        now = time.monotonic()
-        evse_ids = self._due(now)
-        results = await asyncio.gather(
-            *(self.client.async_get_connectivity(evse_id) for evse_id in evse_ids),
-            return_exceptions=True,
-        )
-        chargers = self.live.data.evses.keys()
-        connectivity = {k: v for k, v in (self.data or {}).items() if k in chargers}
-        errors: dict[str, EvEnergyError] = {}
-        period = self._period()
-        for evse_id, result in zip(evse_ids, results, strict=True):
-            if isinstance(result, EvEnergyError):
-                errors[evse_id] = result
-                failures = self._charger_failures.get(evse_id, 0) + 1
-                self._charger_failures[evse_id] = failures
-                backoff = CONNECTIVITY_SLICE.total_seconds() * 2 ** min(failures - 1, 16)
-                self._due_at[evse_id] = now + min(backoff, period)
-                if failures == 1:
-                    _LOGGER.warning("Cannot read connectivity of charger %s: %s", evse_id, result)
-                else:
-                    connectivity.pop(evse_id, None)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                if self._charger_failures.pop(evse_id, None):
-                    _LOGGER.info("Connectivity of charger %s can be read again", evse_id)
-                connectivity[evse_id] = result
-                self._due_at[evse_id] = now + period
-        for error in errors.values():
-            # The sign-in or the request budget are the whole data set's problem; anything
-            # else is one charger's, handled above.
-            if isinstance(error, EvEnergyAuthError | EvEnergyRateLimitError):
-                raise error
-        return connectivity

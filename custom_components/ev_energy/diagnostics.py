@@ -8,7 +8,7 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .coordinator import EvEnergyConfigEntry
+from .runtime import EvEnergyConfigEntry
 
 TO_REDACT = {
     "access_token",

@@ -22,19 +22,16 @@ from .api import (
     Vehicle,
 )
 from .const import DOMAIN
-from .coordinator import (
-    EvEnergyConfigEntry,
+from .coordinator import EvEnergyData, EvEnergyLiveCoordinator, error_translation
+from .followers import (
     EvEnergyConnectivityCoordinator,
-    EvEnergyData,
-    EvEnergyLiveCoordinator,
-    EvEnergyPriceCoordinator,
     EvEnergySessionsCoordinator,
     FollowerCoordinator,
-    PriceView,
-    error_translation,
 )
 from .plan import ChargePlan
 from .plan_coordinator import EvEnergyPlanCoordinator
+from .price_coordinator import EvEnergyPriceCoordinator, PriceView
+from .runtime import EvEnergyConfigEntry
 
 
 def vehicle_device_info(vehicle: Vehicle) -> DeviceInfo:

@@ -9,9 +9,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Notification, NotificationCategory
-from .coordinator import EvEnergyConfigEntry
 from .entity import EvEnergyFollowerEntity, account_device_info
 from .notifications import EvEnergyNotificationsCoordinator
+from .runtime import EvEnergyConfigEntry
 
 PARALLEL_UPDATES = 0
 

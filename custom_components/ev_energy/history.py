@@ -54,8 +54,9 @@ from .const import (
     HOURLY_SHARE,
     LOW_REMAINING_SHARE,
 )
-from .coordinator import EvEnergyConfigEntry, EvEnergyLiveCoordinator
+from .coordinator import EvEnergyLiveCoordinator
 from .energy_history import Quantity, hourly_values, restate
+from .runtime import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 

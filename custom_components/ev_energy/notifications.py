@@ -27,7 +27,9 @@ from .const import (
     MAX_REMEMBERED_NOTIFICATIONS,
     NOTIFICATIONS_REFRESH_INTERVAL,
 )
-from .coordinator import EvEnergyConfigEntry, EvEnergyLiveCoordinator, FollowerCoordinator
+from .coordinator import EvEnergyLiveCoordinator
+from .followers import FollowerCoordinator
+from .runtime import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 

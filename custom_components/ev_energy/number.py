@@ -13,8 +13,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import CHARGE_LIMIT_RANGE, EvEnergyClient, Vehicle
 from .const import DOMAIN
-from .coordinator import EvEnergyConfigEntry, EvEnergyData
+from .coordinator import EvEnergyData
 from .entity import EvEnergyVehicleEntity, async_add_resource_entities, handle_api_errors
+from .runtime import EvEnergyConfigEntry
 
 PARALLEL_UPDATES = 1
 

@@ -22,16 +22,13 @@ from .const import (
     PLAN_REFRESH_SLACK,
     SLOW_READS_RETRY,
 )
-from .coordinator import (
-    EvEnergyConfigEntry,
-    EvEnergyLiveCoordinator,
-    EvEnergyPriceCoordinator,
-    EvEnergySessionsCoordinator,
-    FollowerCoordinator,
-)
+from .coordinator import EvEnergyLiveCoordinator
+from .followers import EvEnergySessionsCoordinator, FollowerCoordinator
 from .lifecycle import Lifecycle
 from .plan import ChargePlan, PlanSlot, merge_slots, plan_voltage
+from .price_coordinator import EvEnergyPriceCoordinator
 from .read_budget import HOUR, ReadBudget
+from .runtime import EvEnergyConfigEntry
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ from homeassistant.core import HomeAssistant
 import probatio
 
 from .api import EvEnergyApiError, EvEnergyAuthError, EvEnergyError, IntegrationStatus
-from .coordinator import EvEnergyConfigEntry
+from .runtime import EvEnergyConfigEntry
 
 
 async def async_create_fix_flow(

@@ -51,14 +51,7 @@ from .api import (
     minor_to_major,
     minor_unit_exponent,
 )
-from .coordinator import (
-    EvEnergyConfigEntry,
-    EvEnergyData,
-    EvEnergyLiveCoordinator,
-    EvEnergyPriceCoordinator,
-    EvEnergySessionsCoordinator,
-    PriceView,
-)
+from .coordinator import EvEnergyData, EvEnergyLiveCoordinator
 from .entity import (
     EvEnergyAccountEntity,
     EvEnergyChargerEntity,
@@ -69,7 +62,10 @@ from .entity import (
     EvEnergyVehicleEntity,
     async_add_resource_entities,
 )
+from .followers import EvEnergySessionsCoordinator
 from .plan import ChargePlan
+from .price_coordinator import EvEnergyPriceCoordinator, PriceView
+from .runtime import EvEnergyConfigEntry
 from .status import ChargingStatus, StatusExplanation, explain
 
 PARALLEL_UPDATES = 0

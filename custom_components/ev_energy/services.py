@@ -14,8 +14,8 @@ from homeassistant.util import dt as dt_util
 import probatio
 
 from .const import DOMAIN
-from .coordinator import EvEnergyConfigEntry
 from .plan import SlotEstimate
+from .runtime import EvEnergyConfigEntry
 
 ATTR_CONFIG_ENTRY = "config_entry"
 ATTR_START = "start"

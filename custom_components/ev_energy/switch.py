@@ -11,18 +11,15 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import EvEnergyApiError, Vehicle
 from .const import DOMAIN
-from .coordinator import (
-    EvEnergyConfigEntry,
-    EvEnergyData,
-    EvEnergyLiveCoordinator,
-    EvEnergySessionsCoordinator,
-)
+from .coordinator import EvEnergyData, EvEnergyLiveCoordinator
 from .entity import (
     EvEnergySessionEntity,
     EvEnergyVehicleEntity,
     async_add_resource_entities,
     handle_api_errors,
 )
+from .followers import EvEnergySessionsCoordinator
+from .runtime import EvEnergyConfigEntry
 
 PARALLEL_UPDATES = 1
 

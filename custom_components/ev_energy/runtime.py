@@ -1,0 +1,34 @@
+"""What a loaded config entry holds: imported by every module that needs the entry's type.
+
+It imports none of them at run time, so no module imports another through it in a circle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntry
+
+if TYPE_CHECKING:
+    from .api import EvEnergyClient
+    from .coordinator import EvEnergyLiveCoordinator
+    from .followers import EvEnergyConnectivityCoordinator, EvEnergySessionsCoordinator
+    from .notifications import EvEnergyNotificationsCoordinator
+    from .plan_coordinator import EvEnergyPlanCoordinator
+    from .price_coordinator import EvEnergyPriceCoordinator
+
+type EvEnergyConfigEntry = ConfigEntry[EvEnergyRuntimeData]
+
+
+@dataclass(kw_only=True)
+class EvEnergyRuntimeData:
+    """What a loaded config entry holds."""
+
+    client: EvEnergyClient
+    live: EvEnergyLiveCoordinator
+    prices: EvEnergyPriceCoordinator
+    sessions: EvEnergySessionsCoordinator
+    connectivity: EvEnergyConnectivityCoordinator
+    plans: EvEnergyPlanCoordinator
+    notifications: EvEnergyNotificationsCoordinator
