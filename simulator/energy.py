@@ -1,4 +1,4 @@
-"""``/v2/charging_sub_sessions`` and their energy usage intervals, from the world's sessions.
+"""``/v2/charging_sub_sessions`` (list and one), their energy usage intervals, from the world.
 
 Intervals are the fixed half hours the physics steps in (``SubSession.slots``), from the
 half hour the sub-session started until it ended (or now); gaps where no energy flowed are
@@ -104,6 +104,22 @@ def energy_usage(views: Views, sub: SubSession, merge: bool = False) -> Json:
     }
 
 
+def sub_session_view(v: Views, session: Session, sub: SubSession, expand: set[str]) -> Json:
+    """Render a sub-session as ``GET /charging_sub_sessions/{id}`` returns it."""
+    world = v.world
+    body: dict[str, Any] = v.sub_session(session, sub)
+    body["energy_usage"] = (
+        energy_usage(v, sub)
+        if "energy_usage" in expand
+        else f"{v.url('charging_sub_sessions', sub.id)}/energy_usage"
+    )
+    if "vehicle" in expand and (vehicle := world.vehicles.get(session.vehicle_id)):
+        body["vehicle"] = v.vehicle(vehicle, set())
+    if "evse" in expand and (evse := world.evses.get(session.evse_id or "")):
+        body["evse"] = v.evse(evse, set())
+    return body
+
+
 class SubSessionApi:
     """Handlers for the sub-session list and energy usage, on ``V2Api``'s auth and limits."""
 
@@ -116,6 +132,7 @@ class SubSessionApi:
         route = self.v2._route  # the same token, scope and rate-limit checks as every route
         return [
             route("GET", "/charging_sub_sessions", self.list_sub_sessions, READ_SCOPE),
+            route("GET", "/charging_sub_sessions/{id}", self.get_sub_session, READ_SCOPE),
             route(
                 "GET",
                 "/charging_sub_sessions/{id}/energy_usage",
@@ -179,26 +196,23 @@ class SubSessionApi:
         checks = self._filters(request)
         pairs = sorted(self._pairs(), key=lambda pair: pair[1].id, reverse=True)
         items = [
-            self._view(v, session, sub, expand)
+            sub_session_view(v, session, sub, expand)
             for session, sub in pairs
             if all(check(session, sub) for check in checks)
         ]
         page, headers = cursor_page(request, items, descending=True)
         return web.json_response(page, headers=headers)
 
-    def _view(self, v: Views, session: Session, sub: SubSession, expand: set[str]) -> Json:
-        world = self.v2.world
-        body: dict[str, Any] = v.sub_session(session, sub)
-        body["energy_usage"] = (
-            energy_usage(v, sub)
-            if "energy_usage" in expand
-            else f"{v.url('charging_sub_sessions', sub.id)}/energy_usage"
-        )
-        if "vehicle" in expand and (vehicle := world.vehicles.get(session.vehicle_id)):
-            body["vehicle"] = v.vehicle(vehicle, set())
-        if "evse" in expand and (evse := world.evses.get(session.evse_id or "")):
-            body["evse"] = v.evse(evse, set())
-        return body
+    def _pair(self, request: web.Request) -> tuple[Session, SubSession]:
+        pair = next((p for p in self._pairs() if p[1].id == request.match_info["id"]), None)
+        if pair is None:
+            raise ProblemError(not_found())
+        return pair
+
+    async def get_sub_session(self, request: web.Request, _: AccessToken, v: Views) -> web.Response:
+        """GET /charging_sub_sessions/{id}."""
+        expand = expand_param(request, SUB_SESSION_EXPANDS)
+        return web.json_response(sub_session_view(v, *self._pair(request), expand))
 
     async def get_energy_usage(
         self, request: web.Request, _: AccessToken, v: Views
@@ -208,10 +222,7 @@ class SubSessionApi:
         expand_param(request, {"charging_sub_session"})
         merge = _bool_param(request, "merge_consecutive_intervals") or False
         minimum = _optional_int(request, "energy_delivered_watt_hours__gt")
-        pair = next((p for p in self._pairs() if p[1].id == request.match_info["id"]), None)
-        if pair is None:
-            raise ProblemError(not_found())
-        body = energy_usage(v, pair[1], merge)
+        body = energy_usage(v, self._pair(request)[1], merge)
         if minimum is not None:
             body["intervals"] = [
                 i for i in body["intervals"] if i["total_energy_delivered_watt_hours"] > minimum

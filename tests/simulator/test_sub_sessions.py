@@ -44,6 +44,16 @@ async def test_energy_usage_is_spec_valid_for_every_sub_session(contract_client:
             assert reply.status == 200
 
 
+async def test_get_one_is_spec_valid_and_as_listed(contract_client: Client) -> None:
+    for sub in await _all_subs(contract_client):
+        reply = await contract_client.get(f"{SUBS}/{sub['id']}")
+        assert reply.json() == sub
+    (open_sub,) = await _all_subs(contract_client, "&is_finished=false")
+    expanded = await contract_client.get(f"{SUBS}/{open_sub['id']}?expand=energy_usage&expand=evse")
+    assert expanded.json()["energy_usage"]["charging_sub_session"] == open_sub["url"]
+    assert expanded.json()["evse"]["id"] == EVSE
+
+
 async def test_sub_sessions_match_the_sessions(client: Client) -> None:
     """Every sub-session of every session is listed, newest first, with the same numbers."""
     sessions = (await client.get("/v2/charging_sessions?expand=sub_sessions")).json()
@@ -139,6 +149,8 @@ async def test_merged_and_filtered_intervals(client: Client) -> None:
     ("path", "status"),
     [
         (f"{SUBS}/csub00000000000000000000000000/energy_usage", 404),
+        (f"{SUBS}/csub00000000000000000000000000", 404),
+        (f"{SUBS}/csub00000000000000000000000000?expand=schedules", 400),
         (f"{SUBS}?is_finished=maybe", 400),
         (f"{SUBS}?mode=TURBO", 400),
         (f"{SUBS}?end__gt=yesterday", 400),
