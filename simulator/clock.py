@@ -20,6 +20,7 @@ class SimClock:
         """Start the clock at ``start`` (default: the real current UTC time)."""
         self._monotonic = monotonic
         self._time_scale = time_scale
+        self._listeners: list[Callable[[], None]] = []
         self._rebase(start or datetime.now(UTC))
 
     def _rebase(self, instant: datetime) -> None:
@@ -27,6 +28,16 @@ class SimClock:
             raise ValueError("clock instants must be timezone-aware")
         self._base = instant.astimezone(UTC)
         self._base_mono = self._monotonic()
+        for listener in self._listeners:
+            listener()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever the clock is set, advanced or rescaled.
+
+        A frozen clock only moves this way, so this is how work due at a simulated instant
+        (not just at a real one) learns that its time may have come.
+        """
+        self._listeners.append(listener)
 
     def now(self) -> datetime:
         """Return the current simulator time (UTC)."""

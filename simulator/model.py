@@ -5,12 +5,13 @@ the clock's "now" in half-hour steps (so cost follows the price intervals) and a
 scheduled events on the way. Moving the clock backwards does not rewind state.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import math
 from pathlib import Path
 import random
-from typing import Any
+from typing import Any, Literal
 
 from .clock import SimClock
 from .ids import new_ulid
@@ -195,6 +196,11 @@ def _parse_time(value: str) -> datetime:
     return instant
 
 
+type SubSessionChange = Literal["created", "ended"]
+# Told of each sub-session that starts or ends: (which of the two, its session, it, when).
+type SubSessionObserver = Callable[[SubSessionChange, Session, SubSession, datetime], None]
+
+
 class World:
     """Everything the API exposes, advanced lazily along the simulator clock."""
 
@@ -222,6 +228,8 @@ class World:
         self.vehicles: dict[str, Vehicle] = {}
         self.sessions: list[Session] = []
         self.events: list[Event] = []
+        # Filled after construction: the scenario's sessions are history, not news.
+        self.observers: list[SubSessionObserver] = []
         for evse in scenario.get("evses", []):
             self.add_evse(evse)
         for past in scenario.get("sessions", []):
@@ -430,15 +438,25 @@ class World:
         if plugged_in:
             mode = "SMART" if vehicle.smart_charging_enabled else "UNMANAGED_HOME"
             sub = SubSession(self.new_id("csub", at), mode, at)
-            self.sessions.append(
-                Session(self.new_id("cses", at), vehicle.id, vehicle.evse_id, at, [sub])
-            )
+            opened = Session(self.new_id("cses", at), vehicle.id, vehicle.evse_id, at, [sub])
+            self.sessions.append(opened)
+            self._announce("created", opened, sub, at)
         elif session := self.open_session(vehicle.id):
             session.end = session.subs[-1].end = at
+            self._announce("ended", session, session.subs[-1], at)
 
     def _switch(self, session: Session, mode: str, at: datetime) -> None:
         session.subs[-1].end = at
-        session.subs.append(SubSession(self.new_id("csub", at), mode, at))
+        self._announce("ended", session, session.subs[-1], at)
+        sub = SubSession(self.new_id("csub", at), mode, at)
+        session.subs.append(sub)
+        self._announce("created", session, sub, at)
+
+    def _announce(
+        self, what: SubSessionChange, session: Session, sub: SubSession, at: datetime
+    ) -> None:
+        for observer in self.observers:
+            observer(what, session, sub, at)
 
 
 VEHICLE_FIELDS = (

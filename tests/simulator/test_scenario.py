@@ -337,6 +337,30 @@ async def test_scheduled_events(socket_enabled: None) -> None:
     assert [kia.plugged_in, len(world.sessions), world.events] == [True, 2, []]
 
 
+def test_observers_hear_of_sub_sessions_starting_and_ending(sim: SimulatorServer) -> None:
+    world = sim.world
+    heard: list[tuple[str, str, str, datetime]] = []
+    world.observers.append(lambda what, _, sub, at: heard.append((what, sub.id, sub.mode, at)))
+    world.plug(LEAF, True)  # smart charging off: UNMANAGED_HOME
+    (leaf_sub,) = world.sessions[-1].subs
+    tesla = world.open_session(TESLA)
+    assert tesla is not None
+    smart = tesla.subs[-1]
+    sim.clock.advance(60)
+    world.boost(tesla, True)
+    boost = tesla.subs[-1]
+    sim.clock.advance(60)
+    world.remove_vehicle(TESLA)
+    world.plug(LEAF, True)  # already plugged in: nothing happens
+    one, two = START + timedelta(minutes=1), START + timedelta(minutes=2)
+    assert heard == [
+        ("created", leaf_sub.id, "UNMANAGED_HOME", START),
+        ("ended", smart.id, "SMART", one),
+        ("created", boost.id, "BOOST", one),
+        ("ended", boost.id, "BOOST", two),
+    ]
+
+
 def test_scenario_validation() -> None:
     clock = SimClock(start=START, time_scale=0)
     scenario: dict[str, Any] = {
@@ -413,3 +437,10 @@ def test_sim_clock() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         clock.set(datetime(2026, 1, 1))
     assert SimClock().now().tzinfo is UTC
+    moves: list[datetime] = []
+    clock.subscribe(lambda: moves.append(clock.now()))
+    ticks[0] += 10  # time passing is not a move
+    clock.advance(5)
+    clock.time_scale = 0
+    clock.set(START)
+    assert moves == [START + timedelta(minutes=10, seconds=15)] * 2 + [START]
