@@ -68,6 +68,9 @@ class AdminApi:
             ("DELETE", "/_sim/requests", self.clear_requests),
             ("GET", "/_sim/state", self.state),
             ("POST", "/_sim/tokens/revoke_all", self.revoke_all),
+            ("POST", "/_sim/webhooks", self.set_webhook),
+            ("GET", "/_sim/webhooks", self.get_webhooks),
+            ("DELETE", "/_sim/webhooks", self.delete_webhooks),
         ]
         return [web.route(method, path, _guarded(handler)) for method, path, handler in table]
 
@@ -217,6 +220,23 @@ class AdminApi:
         """POST /_sim/tokens/revoke_all."""
         self.sim.oauth.revoke_all()
         return _json({"revoked": True})
+
+    async def set_webhook(self, request: web.Request) -> web.Response:
+        """POST /_sim/webhooks {"url", "secret"?} -> {"url", "secret"} (a new secret if none)."""
+        try:
+            endpoint = self.sim.webhooks.configure(**await _body(request))
+        except (TypeError, ValueError) as exc:
+            raise AdminError(str(exc)) from None
+        return _json(asdict(endpoint), 201)
+
+    async def get_webhooks(self, _: web.Request) -> web.Response:
+        """GET /_sim/webhooks: {"endpoint", "deliveries"} (the delivery log, oldest first)."""
+        return _json(self.sim.webhooks.as_json())
+
+    async def delete_webhooks(self, _: web.Request) -> web.Response:
+        """DELETE /_sim/webhooks: no endpoint, no deliveries (pending ones are dropped)."""
+        await self.sim.webhooks.reset()
+        return _json({"deleted": True})
 
 
 def _guarded(handler: AdminHandler) -> AdminHandler:

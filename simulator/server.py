@@ -22,6 +22,7 @@ from .oauth import DEFAULT_REDIRECT_URIS, INTEGRATION_SCOPES, OAuthServer
 from .problems import ProblemError, method_not_allowed, not_found, problem
 from .ratelimit import RateLimiter
 from .views import iso
+from .webhooks import Webhooks
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class SimulatorServer:
         self.clock = SimClock(time_scale=config.time_scale)
         self.world = World(self.clock, scenario, config.seed)
         self.faults = FaultRegistry()
+        self.webhooks = Webhooks(self.clock, self.world)
         self.requests: list[dict[str, Any]] = []
         self.limiter = RateLimiter(self.clock, config.rate_limit)
         self.oauth = OAuthServer(
@@ -85,11 +87,13 @@ class SimulatorServer:
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         self.base_url = f"http://{host}:{self._runner.addresses[0][1]}"
+        self.webhooks.api_root = f"{self.base_url}/v2"
         return self.base_url
 
     async def stop(self) -> None:
-        """Release hanging requests and shut the server down."""
+        """Release hanging requests, stop webhook deliveries and shut the server down."""
         self.faults.clear()
+        await self.webhooks.reset()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
