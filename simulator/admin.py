@@ -71,6 +71,9 @@ class AdminApi:
             ("POST", "/_sim/webhooks", self.set_webhook),
             ("GET", "/_sim/webhooks", self.get_webhooks),
             ("DELETE", "/_sim/webhooks", self.delete_webhooks),
+            ("POST", "/_sim/webhooks/faults", self.add_webhook_fault),
+            ("GET", "/_sim/webhooks/faults", self.list_webhook_faults),
+            ("DELETE", "/_sim/webhooks/faults", self.clear_webhook_faults),
         ]
         return [web.route(method, path, _guarded(handler)) for method, path, handler in table]
 
@@ -234,9 +237,26 @@ class AdminApi:
         return _json(self.sim.webhooks.as_json())
 
     async def delete_webhooks(self, _: web.Request) -> web.Response:
-        """DELETE /_sim/webhooks: no endpoint, no deliveries (pending ones are dropped)."""
+        """DELETE /_sim/webhooks: no endpoint, deliveries (pending ones are dropped) or faults."""
         await self.sim.webhooks.reset()
         return _json({"deleted": True})
+
+    async def add_webhook_fault(self, request: web.Request) -> web.Response:
+        """POST /_sim/webhooks/faults {"kind", "count", "event_type", "seconds"} -> {"id"}."""
+        try:
+            fault = self.sim.webhooks.add_fault(**await _body(request))
+        except (TypeError, ValueError) as exc:
+            raise AdminError(str(exc)) from None
+        return _json({"id": fault.id}, 201)
+
+    async def list_webhook_faults(self, _: web.Request) -> web.Response:
+        """GET /_sim/webhooks/faults."""
+        return _json([fault.as_json() for fault in self.sim.webhooks.faults])
+
+    async def clear_webhook_faults(self, _: web.Request) -> web.Response:
+        """DELETE /_sim/webhooks/faults."""
+        self.sim.webhooks.faults.clear()
+        return _json({"cleared": True})
 
 
 def _guarded(handler: AdminHandler) -> AdminHandler:

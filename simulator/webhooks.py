@@ -9,6 +9,11 @@ failed attempt (not 2xx, or no answer) is retried after Svix's first back-off st
 Attempts fall due at instants of the simulator clock, so a frozen clock (``time_scale`` 0)
 delivers retries only when it is moved. One dispatcher task sends due attempts one at a time,
 oldest first, so the order of deliveries is deterministic; the API never waits for it.
+
+Faults (``add_fault``) apply to the next ``count`` events: ``drop`` (never sent), ``duplicate``
+(sent twice, same svix-id), ``delay`` (due ``seconds`` later), ``reorder`` (held back until the
+next event has been sent), ``bad_signature`` (signed with a key the receiver does not have),
+``old_timestamp`` (svix-timestamp ``seconds`` in the past, signed for it).
 """
 
 import asyncio
@@ -19,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 import hashlib
 import hmac
+import itertools
 import json
 import secrets
 
@@ -35,6 +41,11 @@ SECRET_PREFIX = "whsec_"
 RETRY_DELAYS = (5, 300, 1800)
 # Real seconds an attempt may take, as with Svix.
 ATTEMPT_TIMEOUT = aiohttp.ClientTimeout(total=15)
+EVENT_TYPES = ("charging_sub_session.created", "charging_sub_session.ended")
+FAULT_KINDS = ("drop", "duplicate", "delay", "reorder", "bad_signature", "old_timestamp")
+# The kinds that take seconds, and their defaults: old_timestamp's is past Svix's 5-minute
+# tolerance, so a verifier rejects it.
+DEFAULT_SECONDS = {"delay": 60.0, "old_timestamp": 600.0}
 
 
 def secret_key(secret: str) -> bytes:
@@ -91,12 +102,38 @@ class Attempt:
 
 
 @dataclass
+class WebhookFault:
+    """A fault for the next ``remaining`` events (of ``event_type``, if set); None: for all."""
+
+    id: str
+    kind: str
+    remaining: int | None
+    event_type: str | None
+    seconds: float | None
+
+    def as_json(self) -> Json:
+        """Representation for the admin API."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "count": self.remaining,
+            "event_type": self.event_type,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
 class Delivery:
-    """A message on its way; ``due`` is the simulator instant of its next attempt."""
+    """A message on its way: its next attempt is due at ``due`` (ties go by ``order``)."""
 
     message: Message
-    due: datetime | None
-    state: str = "pending"  # then "delivered" or "failed"
+    due: datetime
+    order: int
+    # "pending" (or "held" by reorder), then "delivered" or "failed"; or "dropped" at once.
+    state: str = "pending"
+    faults: list[str] = field(default_factory=list)
+    bad_signature: bool = False
+    age: float = 0.0  # seconds the svix-timestamp lags the clock
     attempts: list[Attempt] = field(default_factory=list)
 
     def as_json(self) -> Json:
@@ -106,6 +143,7 @@ class Delivery:
             "type": self.message.type,
             "sub_session": self.message.sub_session,
             "state": self.state,
+            "faults": self.faults,
             "attempts": [asdict(attempt) for attempt in self.attempts],
         }
 
@@ -121,6 +159,9 @@ class Webhooks:
         self.api_root = ""
         self.endpoint: Endpoint | None = None
         self.deliveries: list[Delivery] = []
+        self.faults: list[WebhookFault] = []
+        self._fault_ids = itertools.count(1)
+        self._order = itertools.count()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -140,8 +181,45 @@ class Webhooks:
             self._task = asyncio.create_task(self._run())
         return self.endpoint
 
+    def add_fault(
+        self,
+        kind: str,
+        count: int | None = 1,
+        event_type: str | None = None,
+        seconds: float | None = None,
+    ) -> WebhookFault:
+        """Apply a fault to the next ``count`` events (of ``event_type``, if given)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if count is not None and (type(count) is not int or count < 1):
+            raise ValueError("count must be a positive integer or null")
+        if event_type is not None and event_type not in EVENT_TYPES:
+            raise ValueError(f"event_type must be one of {', '.join(EVENT_TYPES)}")
+        if kind in DEFAULT_SECONDS:
+            seconds = DEFAULT_SECONDS[kind] if seconds is None else seconds
+            if type(seconds) not in (int, float) or seconds <= 0:
+                raise ValueError("seconds must be a positive number")
+        elif seconds is not None:
+            raise ValueError(f"{kind} takes no seconds")
+        fault = WebhookFault(
+            f"webhook_fault{next(self._fault_ids)}", kind, count, event_type, seconds
+        )
+        self.faults.append(fault)
+        return fault
+
+    def _take(self, kind: str, event_type: str) -> WebhookFault | None:
+        """Consume one use of the first fault of ``kind`` that applies to ``event_type``."""
+        for fault in self.faults:
+            if fault.kind == kind and fault.event_type in (None, event_type):
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
     async def reset(self) -> None:
-        """Forget the endpoint and every delivery (pending ones are abandoned)."""
+        """Forget the endpoint, every delivery (pending ones are abandoned) and the faults."""
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
@@ -152,6 +230,7 @@ class Webhooks:
             self._session = None
         self.endpoint = None
         self.deliveries.clear()
+        self.faults.clear()
 
     def as_json(self) -> Json:
         """Representation for the admin API: the endpoint and the delivery log."""
@@ -170,17 +249,49 @@ class Webhooks:
         data = sub_session_view(Views(self.world, self.api_root, at), session, sub, set())
         envelope = {"type": event_type, "timestamp": iso(at), "data": data}
         body = json.dumps(envelope, separators=(",", ":")).encode()
-        message = Message("msg_" + secrets.token_hex(13), event_type, sub.id, body)
-        self.deliveries.append(Delivery(message, self.clock.now()))
+        self._queue(Message("msg_" + secrets.token_hex(13), event_type, sub.id, body))
         self._wake.set()
 
+    def _queue(self, message: Message) -> None:
+        now = self.clock.now()
+        if self._take("drop", message.type):
+            self.deliveries.append(Delivery(message, now, next(self._order), "dropped", ["drop"]))
+            return
+        taken = {kind: fault for kind in FAULT_KINDS if (fault := self._take(kind, message.type))}
+        delay, old = taken.get("delay"), taken.get("old_timestamp")
+        due = now + timedelta(seconds=delay.seconds or 0) if delay else now
+        state = "held" if "reorder" in taken else "pending"
+        self.deliveries += [
+            Delivery(
+                message,
+                due,
+                next(self._order),
+                state,
+                list(taken),
+                bad_signature="bad_signature" in taken,
+                age=(old.seconds or 0) if old else 0,
+            )
+            for _ in range(2 if "duplicate" in taken else 1)
+        ]
+        if state == "pending":  # what reorder held back goes right after this
+            for held in self.deliveries:
+                if held.state == "held":
+                    held.state, held.due, held.order = (
+                        "pending",
+                        max(held.due, due),
+                        next(self._order),
+                    )
+
+    def _pending(self) -> list[Delivery]:
+        return [delivery for delivery in self.deliveries if delivery.state == "pending"]
+
     def _next_due(self, now: datetime) -> Delivery | None:
-        due = [d for d in self.deliveries if d.due is not None and d.due <= now]
-        return min(due, key=lambda delivery: delivery.due or now, default=None)
+        due = [delivery for delivery in self._pending() if delivery.due <= now]
+        return min(due, key=lambda delivery: (delivery.due, delivery.order), default=None)
 
     def _seconds_until_next(self, now: datetime) -> float | None:
         """Real seconds until the next due instant; None: wait for a clock move or an event."""
-        instants = [d.due for d in self.deliveries if d.due is not None]
+        instants = [delivery.due for delivery in self._pending()]
         if self.world.events:
             instants.append(self.world.events[0].at)
         if not instants or self.clock.time_scale <= 0:
@@ -206,14 +317,15 @@ class Webhooks:
         assert self._session is not None
         now = self.clock.now()
         message = delivery.message
-        timestamp = int(now.timestamp())
+        timestamp = int(now.timestamp() - delivery.age)
         attempt = Attempt(iso(now), timestamp)
         delivery.attempts.append(attempt)
+        secret = new_secret() if delivery.bad_signature else self.endpoint.secret
         headers = {
             "Content-Type": "application/json",
             "svix-id": message.id,
             "svix-timestamp": str(timestamp),
-            "svix-signature": sign(self.endpoint.secret, message.id, timestamp, message.body),
+            "svix-signature": sign(secret, message.id, timestamp, message.body),
             "svix-event-type": message.type,
         }
         try:
@@ -224,8 +336,8 @@ class Webhooks:
         except (aiohttp.ClientError, TimeoutError) as exc:
             attempt.error = str(exc) or type(exc).__name__
         if attempt.status is not None and 200 <= attempt.status < 300:
-            delivery.state, delivery.due = "delivered", None
+            delivery.state = "delivered"
         elif len(delivery.attempts) > len(RETRY_DELAYS):
-            delivery.state, delivery.due = "failed", None
+            delivery.state = "failed"
         else:
             delivery.due = now + timedelta(seconds=RETRY_DELAYS[len(delivery.attempts) - 1])

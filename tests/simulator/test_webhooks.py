@@ -170,6 +170,7 @@ async def test_plug_in_sends_created(client: Client, receiver: Receiver, secret:
             "type": "charging_sub_session.created",
             "sub_session": data["id"],
             "state": "delivered",
+            "faults": [],
             "attempts": [
                 {
                     "at": "2026-03-10T10:00:00Z",
@@ -284,11 +285,13 @@ async def test_configuring_and_deleting(client: Client, receiver: Receiver) -> N
     receiver.statuses = [500]
     await plug(client, LEAF, False)
     check(await receiver.next(), chosen, "charging_sub_session.ended")
+    await add_fault(client, kind="drop")
     assert await client.admin("DELETE", "/_sim/webhooks") == {"deleted": True}
     assert await client.admin("GET", "/_sim/webhooks") == {"endpoint": None, "deliveries": []}
+    assert await client.admin("GET", "/_sim/webhooks/faults") == []
     await client.admin("POST", "/_sim/webhooks", {"url": receiver.url})
     await client.admin("POST", "/_sim/clock", {"advance_seconds": 3600})  # the retry is gone
-    await plug(client, LEAF, True)
+    await plug(client, LEAF, True)  # neither the retry nor the drop fault is left
     assert (await receiver.next()).json()["type"] == "charging_sub_session.created"
 
 
@@ -308,3 +311,124 @@ async def test_bad_configuration(client: Client, body: dict[str, Any], error: st
         assert response.status == 400
         assert error in (await response.json())["error"]
     assert (await client.admin("GET", "/_sim/webhooks"))["endpoint"] is None
+
+
+async def add_fault(client: Client, **body: object) -> None:
+    reply = await client.admin("POST", "/_sim/webhooks/faults", body)
+    assert reply["id"].startswith("webhook_fault")
+
+
+def all_sent(log: dict[str, Any]) -> bool:
+    return all(d["state"] in ("delivered", "dropped") for d in log["deliveries"])
+
+
+async def test_drop(sim: SimulatorServer, client: Client, receiver: Receiver, secret: str) -> None:
+    await add_fault(client, kind="drop", event_type="charging_sub_session.ended")
+    session = sim.world.open_session(TESLA)
+    assert session is not None
+    await client.call("POST", f"/v2/charging_sessions/{session.id}/boost_start")
+    assert check(await receiver.next(), secret, "charging_sub_session.created")["mode"] == "BOOST"
+    await client.call("POST", f"/v2/charging_sessions/{session.id}/boost_end")  # count used up
+    assert check(await receiver.next(), secret, "charging_sub_session.ended")["mode"] == "BOOST"
+    assert check(await receiver.next(), secret, "charging_sub_session.created")["mode"] == "SMART"
+    log = await wait_for_log(client, all_sent)
+    dropped = log["deliveries"][0]
+    assert (dropped["type"], dropped["state"]) == ("charging_sub_session.ended", "dropped")
+    assert (dropped["faults"], dropped["attempts"]) == (["drop"], [])
+    assert await client.admin("GET", "/_sim/webhooks/faults") == []
+
+
+async def test_duplicate(client: Client, receiver: Receiver, secret: str) -> None:
+    await add_fault(client, kind="duplicate")
+    await plug(client, LEAF, True)
+    first, second = await receiver.next(), await receiver.next()
+    assert second.headers["svix-id"] == first.headers["svix-id"]
+    assert second.body == first.body
+    check(second, secret, "charging_sub_session.created")
+    await plug(client, LEAF, False)
+    check(await receiver.next(), secret, "charging_sub_session.ended")
+    log = await wait_for_log(client, all_sent)
+    assert [d["faults"] for d in log["deliveries"]] == [["duplicate"], ["duplicate"], []]
+    assert receiver.received.empty()
+
+
+async def test_delay(client: Client, receiver: Receiver, secret: str) -> None:
+    await add_fault(client, kind="delay", seconds=30, event_type="charging_sub_session.created")
+    await plug(client, LEAF, True)  # delayed
+    await plug(client, LEAF, False)  # sent at once, so first
+    ended = check(await receiver.next(), secret, "charging_sub_session.ended")
+    await client.admin("POST", "/_sim/clock", {"advance_seconds": 29})
+    await plug(client, LEAF, True)  # the fault is used up: sent at once, still ahead of it
+    assert check(await receiver.next(), secret, "charging_sub_session.created")["id"] != ended["id"]
+    await client.admin("POST", "/_sim/clock", {"advance_seconds": 1})
+    delayed = await receiver.next()
+    assert check(delayed, secret, "charging_sub_session.created")["id"] == ended["id"]
+    assert delayed.headers["svix-timestamp"] == str(int(START.timestamp()) + 30)
+    assert delayed.json()["timestamp"] == "2026-03-10T10:00:00Z"  # when it happened
+
+
+async def test_reorder(client: Client, receiver: Receiver, secret: str) -> None:
+    await add_fault(client, kind="reorder")
+    await plug(client, LEAF, True)  # held back
+    await plug(client, LEAF, False)
+    ended = check(await receiver.next(), secret, "charging_sub_session.ended")
+    created = check(await receiver.next(), secret, "charging_sub_session.created")
+    assert created["id"] == ended["id"]
+    log = await wait_for_log(client, all_sent)
+    assert [d["faults"] for d in log["deliveries"]] == [["reorder"], []]
+
+
+async def test_bad_signature(client: Client, receiver: Receiver, secret: str) -> None:
+    await add_fault(client, kind="bad_signature")
+    await plug(client, LEAF, True)
+    received = await receiver.next()
+    headers = received.headers
+    good = sign(secret, headers["svix-id"], int(headers["svix-timestamp"]), received.body)
+    version, _, digest = headers["svix-signature"].partition(",")
+    assert (version, len(base64.b64decode(digest, validate=True))) == ("v1", 32)
+    assert headers["svix-signature"] != good
+    await plug(client, LEAF, False)
+    check(await receiver.next(), secret, "charging_sub_session.ended")
+
+
+async def test_old_timestamp(client: Client, receiver: Receiver, secret: str) -> None:
+    await add_fault(client, kind="old_timestamp", count=None)
+    faults = await client.admin("GET", "/_sim/webhooks/faults")
+    assert faults == [
+        {
+            "id": "webhook_fault1",
+            "kind": "old_timestamp",
+            "count": None,
+            "event_type": None,
+            "seconds": 600,
+        }
+    ]
+    for plugged_in, event_type in ((True, "created"), (False, "ended")):
+        await plug(client, LEAF, plugged_in)
+        received = await receiver.next()
+        check(received, secret, f"charging_sub_session.{event_type}")  # signed for its timestamp
+        assert received.headers["svix-timestamp"] == str(int(START.timestamp()) - 600)
+    assert await client.admin("DELETE", "/_sim/webhooks/faults") == {"cleared": True}
+    await plug(client, LEAF, True)
+    assert (await receiver.next()).headers["svix-timestamp"] == str(int(START.timestamp()))
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"kind": "vanish"}, "unknown kind"),
+        ({"kind": "drop", "count": 0}, "count"),
+        ({"kind": "drop", "count": True}, "count"),
+        ({"kind": "drop", "seconds": 5}, "takes no seconds"),
+        ({"kind": "delay", "seconds": -5}, "positive number"),
+        ({"kind": "old_timestamp", "seconds": "600"}, "positive number"),
+        ({"kind": "drop", "event_type": "charging_session.created"}, "event_type"),
+        ({"kind": "drop", "path": "^/v2/"}, "path"),
+    ],
+)
+async def test_bad_faults(client: Client, body: dict[str, Any], error: str) -> None:
+    url = f"{client.base_url}/_sim/webhooks/faults"
+    async with client.session.post(url, json=body) as response:
+        assert response.status == 400
+        assert error in (await response.json())["error"]
+    assert await client.admin("GET", "/_sim/webhooks/faults") == []
