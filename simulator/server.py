@@ -22,6 +22,7 @@ from .oauth import DEFAULT_REDIRECT_URIS, INTEGRATION_SCOPES, OAuthServer
 from .problems import ProblemError, method_not_allowed, not_found, problem
 from .ratelimit import RateLimiter
 from .views import iso
+from .webhook_portal import WebhookPortal
 from .webhooks import Webhooks
 
 
@@ -77,6 +78,7 @@ class SimulatorServer:
         self.app.add_routes(v2.routes())
         self.app.add_routes(SubSessionApi(v2).routes())
         self.app.add_routes(CareApi(self.world, self.oauth, self.limiter, scenario).routes())
+        self.app.add_routes(WebhookPortal(self.webhooks, v2).routes())
         self.app.add_routes(AdminApi(self).routes())
         self._runner: web.AppRunner | None = None
         self.base_url = ""

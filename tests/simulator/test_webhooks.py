@@ -16,6 +16,7 @@ from aiohttp import web
 from openapi_core.datatypes import RequestParameters
 import pytest
 from werkzeug.datastructures import Headers
+from yarl import URL
 
 from simulator import SimulatorConfig, SimulatorServer
 from simulator.model import Event
@@ -432,3 +433,41 @@ async def test_bad_faults(client: Client, body: dict[str, Any], error: str) -> N
         assert response.status == 400
         assert error in (await response.json())["error"]
     assert await client.admin("GET", "/_sim/webhooks/faults") == []
+
+
+async def test_webhook_portal(sim: SimulatorServer, contract_client: Client) -> None:
+    reply = await contract_client.get("/v2/webhook_portal")
+    assert reply.status == 200
+    link = reply.json()["url"]
+    assert link.startswith(f"{sim.base_url}/_sim/webhook_portal?key=")
+    session = contract_client.session
+    async with session.get(link) as page:
+        assert page.status == 200
+        assert "No endpoint yet." in await page.text()
+    async with session.get(link) as again:  # one time only
+        assert again.status == 403
+    key = URL(link).query["key"]
+    form = {"key": key, "url": "http://127.0.0.1:9/hook", "secret": ""}
+    async with session.post(f"{sim.base_url}/_sim/webhook_portal", data=form) as saved:
+        assert saved.status == 200
+        text = await saved.text()
+    assert sim.webhooks.endpoint is not None
+    assert sim.webhooks.endpoint.url == "http://127.0.0.1:9/hook"
+    assert sim.webhooks.endpoint.secret in text  # a new secret, shown to be copied
+    bad = {"key": key, "url": "nowhere", "secret": ""}
+    async with session.post(f"{sim.base_url}/_sim/webhook_portal", data=bad) as refused:
+        assert refused.status == 400
+        assert "absolute http(s) URL" in await refused.text()
+    forged = {"key": "guess", "url": "http://127.0.0.1:9/other", "secret": ""}
+    async with session.post(f"{sim.base_url}/_sim/webhook_portal", data=forged) as forbidden:
+        assert forbidden.status == 403
+    assert sim.webhooks.endpoint.url == "http://127.0.0.1:9/hook"
+
+
+async def test_webhook_portal_needs_a_token(contract_client: Client) -> None:
+    reply = await contract_client.get("/v2/webhook_portal", token="not-a-token")
+    assert reply.status == 401
+    async with contract_client.session.get(
+        f"{contract_client.base_url}/_sim/webhook_portal"
+    ) as page:
+        assert page.status == 403
