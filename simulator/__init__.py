@@ -1,4 +1,4 @@
-"""Local simulator of the ev.energy API v2 (OAuth2, the endpoints an integration uses, faults)."""
+"""Local simulator of the ev.energy API v2: OAuth2, an integration's endpoints, faults, webhooks."""
 
 from .clock import SimClock
 from .model import World
