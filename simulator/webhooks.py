@@ -11,8 +11,8 @@ delivers retries only when it is moved. One dispatcher task sends due attempts o
 oldest first, so the order of deliveries is deterministic; the API never waits for it.
 
 Faults (``add_fault``) apply to the next ``count`` events: ``drop`` (never sent), ``duplicate``
-(sent twice, same svix-id), ``delay`` (due ``seconds`` later), ``reorder`` (held back until the
-next event has been sent), ``bad_signature`` (signed with a key the receiver does not have),
+(sent twice, same svix-id), ``delay`` (due ``seconds`` later), ``reorder`` (held back, then
+sent right after the next event), ``bad_signature`` (signed with a key the receiver does not have),
 ``old_timestamp`` (svix-timestamp ``seconds`` in the past, signed for it).
 """
 
@@ -257,7 +257,11 @@ class Webhooks:
         if self._take("drop", message.type):
             self.deliveries.append(Delivery(message, now, next(self._order), "dropped", ["drop"]))
             return
-        taken = {kind: fault for kind in FAULT_KINDS if (fault := self._take(kind, message.type))}
+        taken = {
+            kind: fault
+            for kind in FAULT_KINDS[1:]  # all but drop
+            if (fault := self._take(kind, message.type))
+        }
         delay, old = taken.get("delay"), taken.get("old_timestamp")
         due = now + timedelta(seconds=delay.seconds or 0) if delay else now
         state = "held" if "reorder" in taken else "pending"
@@ -276,11 +280,9 @@ class Webhooks:
         if state == "pending":  # what reorder held back goes right after this
             for held in self.deliveries:
                 if held.state == "held":
-                    held.state, held.due, held.order = (
-                        "pending",
-                        max(held.due, due),
-                        next(self._order),
-                    )
+                    held.state = "pending"
+                    held.due = max(held.due, due)
+                    held.order = next(self._order)
 
     def _pending(self) -> list[Delivery]:
         return [delivery for delivery in self.deliveries if delivery.state == "pending"]
