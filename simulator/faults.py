@@ -128,6 +128,9 @@ class FaultRegistry:
             if path.startswith("/_sim/"):
                 return await handler(request)
             if fault := self.take("hang", path):
+                # Like a real server, it holds the whole request before it is slow to handle
+                # it, and goes on when the client gives up: a refresh still rotates the token.
+                await request.read()
                 await self.hang(fault)
             if fault := self.take("server_error", path):
                 return server_error(int(fault.params.get("status", 500)))

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import logging
 import re
 import time
 from typing import Any, cast
@@ -76,6 +77,38 @@ def _objects(fixture: str) -> list[dict[str, Any]]:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/ev_energy in every test."""
+
+
+class _DeprecationReports(logging.Handler):
+    """Home Assistant's reports of a custom integration using what it deprecated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Detected that custom integration"):
+            self.reports.append(message)
+
+
+@pytest.fixture(autouse=True)
+def fail_on_deprecated_usage() -> Generator[None]:
+    """Fail a test in which Home Assistant reports the integration using a deprecated API.
+
+    Such a report is only logged, and the API stops working in a later release. The log
+    records are read rather than the reporting function patched: its name and module may
+    move between Home Assistant versions, its message has stayed the same.
+    """
+    handler = _DeprecationReports()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    if handler.reports:
+        pytest.fail("\n".join(handler.reports), pytrace=False)
 
 
 @pytest.fixture

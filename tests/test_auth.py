@@ -26,6 +26,8 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import (
 )
 from yarl import URL
 
+from custom_components.ev_energy.api import EvEnergyConnectionError
+from custom_components.ev_energy.api.client import REQUEST_TIMEOUT
 from custom_components.ev_energy.const import (
     CONNECTIVITY_REFRESH_INTERVAL,
     DOMAIN,
@@ -33,6 +35,7 @@ from custom_components.ev_energy.const import (
     SESSIONS_REFRESH_INTERVAL,
     UPDATE_INTERVAL,
 )
+from custom_components.ev_energy.oauth import REFRESH_TIMEOUT
 
 from .conftest import (
     TARIFF_ID,
@@ -272,3 +275,57 @@ async def test_failing_renewal_is_logged_once_and_raises_no_repair(
         (logging.INFO, "Renewing the ev.energy access token works again"),
     ]
     assert set(issue_registry.issues) == issues_before
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_refresh_is_waited_for_up_to_its_own_bound(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    aioclient_mock: AiohttpClientMocker,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Callers give up after the request timeout, the refresh only after REFRESH_TIMEOUT.
+
+    Until then a caller joins the refresh still running; after it, the next caller sends a
+    new one.
+    """
+    await setup_integration(hass, config_entry)
+    expired = {**config_entry.data["token"], "expires_at": 0}
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "token": expired}
+    )
+    answers = [asyncio.Event()]  # the first refresh is never answered
+
+    async def token_endpoint(method: str, url: URL, data: Any) -> AiohttpClientMockResponse:
+        if answers:
+            await answers.pop().wait()
+        token = {**make_token("access-2"), "refresh_token": "refresh-2"}
+        return AiohttpClientMockResponse(method, url, json=token)
+
+    aioclient_mock.post(TOKEN_URL, side_effect=token_endpoint)
+    client = config_entry.runtime_data.client
+    assert REQUEST_TIMEOUT.total is not None
+    past_a_callers_wait = REQUEST_TIMEOUT.total + 1
+
+    async def caller_gives_up() -> None:
+        call = asyncio.ensure_future(client.async_get_tariff(TARIFF_ID))
+        await asyncio.sleep(0)
+        freezer.tick(past_a_callers_wait)
+        async_fire_time_changed(hass)
+        with pytest.raises(EvEnergyConnectionError, match="getting an access token timed out"):
+            await call
+
+    await caller_gives_up()
+    await caller_gives_up()
+    assert len(mock_api.calls(TOKEN_URL)) == 1, "the second caller joined the first refresh"
+
+    freezer.tick(REFRESH_TIMEOUT + 1 - 2 * past_a_callers_wait)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    call = asyncio.ensure_future(client.async_get_tariff(TARIFF_ID))
+    await hass.async_block_till_done()
+
+    assert len(mock_api.calls(TOKEN_URL)) == 2, "the first refresh was given up"
+    assert (await call).id == TARIFF_ID
+    assert config_entry.data["token"]["refresh_token"] == "refresh-2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 import itertools
 from typing import Any
@@ -25,7 +26,6 @@ from .conftest import NOTIFICATIONS_URL, Fault, MockApi, setup_integration, stat
 EVENT = "event.ev_energy_account_notifications"
 ACTIONABLE = "notf01HTHKTXVB77901324BCQPF1RB"
 SERVICE = "notf01HTHKTXVB77901324BCQPF2SC"
-MARKETING = "notf01HTHKTXVB77901324BCQPF3TD"
 NEW = "notf01HTHKTXVB77901324BCQPF4UE"
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")
@@ -307,21 +307,49 @@ def test_message_without_a_safe_link() -> None:
     assert notification_message(Notification.from_api({"id": NEW})) == NEW
 
 
-async def test_the_oldest_remembered_ids_are_forgotten(
+def _many(count: int, first: int = 0) -> list[dict[str, Any]]:
+    """`count` unread notifications, newest first as ev.energy lists them."""
+    return [
+        {
+            **_new_notification(),
+            "id": f"notf{index:026d}",
+            "event_time": f"2026-11-{1 + index // 1440:02d}T{index // 60 % 24:02d}:"
+            f"{index % 60:02d}:00Z",
+        }
+        for index in reversed(range(first, first + count))
+    ]
+
+
+async def test_a_long_list_fires_each_notification_once(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
     mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
     hass_storage: dict[str, Any],
 ) -> None:
-    """The store keeps the 500 most recent ids: the new ones are in, the oldest are out."""
+    """However many ev.energy lists, each fires once over reads and a restart; what it
+    no longer lists is forgotten."""
     key = f"{DOMAIN}.{config_entry.entry_id}.notifications"
-    old = [f"notf{index:026d}" for index in range(500)]
-    hass_storage[key] = {"version": 1, "data": {"shown": old}}
+    mock_api.notifications = _many(600)
+    fired = Fired(hass)
     await setup_integration(hass, config_entry)
-    shown = hass_storage[key]["data"]["shown"]
-    assert len(shown) == 500
-    assert shown[-3:] == [ACTIONABLE, SERVICE, MARKETING]
-    assert shown[:2] == old[3:5]
+    assert len(fired.events) == 600
+
+    # The list changes between reads: new ones at the top, the oldest dropped.
+    mock_api.notifications = _many(600, first=1)
+    await _after(hass, freezer, timedelta(minutes=30))
+    mock_api.notifications = _many(601, first=1)
+    await _after(hass, freezer, timedelta(minutes=30))
+    assert _reads(mock_api) == 3
+
+    mock_api.notifications = _many(601, first=2)
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    fired_times = Counter(notification_id for _, notification_id in fired.events)
+    assert sum(times > 1 for times in fired_times.values()) == 0
+    assert len(fired_times) == 603
+    assert set(hass_storage[key]["data"]["shown"]) == {n["id"] for n in mock_api.notifications}
 
 
 async def test_undocumented_category_fires_no_event(

@@ -102,7 +102,5 @@ MAX_HISTORY_DAYS: Final = 365
 # ev.energy's in-app notifications are read at most this often, retries included. They are
 # not urgent (tips, reconnect requests, session summaries), so two reads an hour will do.
 NOTIFICATIONS_REFRESH_INTERVAL: Final = timedelta(minutes=30)
-# Ids of notifications already shown, kept across restarts; the oldest are forgotten beyond this.
-MAX_REMEMBERED_NOTIFICATIONS: Final = 500
 CONF_PERSISTENT_NOTIFICATIONS: Final = "persistent_notifications"
 CONF_MARK_NOTIFICATIONS_READ: Final = "mark_notifications_read"

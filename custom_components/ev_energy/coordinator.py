@@ -490,9 +490,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
                 (DOMAIN, resource_id), self.config_entry.entry_id
             )
             if device is not None:
-                registry.async_update_device(
-                    device.id, remove_config_entry_id=self.config_entry.entry_id
-                )
+                registry.async_remove_device(device.id)
         for resource_id in present:
             self._missing_polls.pop(resource_id, None)
         return frozenset(ids_with_device)

@@ -2,8 +2,9 @@
 
 A notification is news once: the first read that finds it unread and unresolved shows it (as
 an event, and as a persistent notification if the user wants), and its id is stored before it
-is shown, so a restart never shows it again. Dismissing such a persistent notification marks
-it read in ev.energy only when the user turned that on.
+is shown, so a restart never shows it again. An id is kept as long as ev.energy lists it (its
+list bounds the memory) and forgotten once it does not. Dismissing such a persistent
+notification marks it read in ev.energy only when the user turned that on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from .const import (
     CONF_MARK_NOTIFICATIONS_READ,
     CONF_PERSISTENT_NOTIFICATIONS,
     DOMAIN,
-    MAX_REMEMBERED_NOTIFICATIONS,
     NOTIFICATIONS_REFRESH_INTERVAL,
 )
 from .coordinator import EvEnergyLiveCoordinator
@@ -82,8 +82,8 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
         # No quick retry either: the cadence is a promise.
         self.retry_soon = NOTIFICATIONS_REFRESH_INTERVAL
         self._store = _store(hass, entry.entry_id)
-        # Ids already shown, oldest first (a dict keeps insertion order).
-        self._shown: dict[str, None] | None = None
+        # Ids of the listed notifications, each already shown or not news.
+        self._shown: set[str] | None = None
         # (refresh number, notifications shown for the first time by that refresh)
         self.new: tuple[int, list[Notification]] = (0, [])
         self._persistent = bool(entry.options.get(CONF_PERSISTENT_NOTIFICATIONS, False))
@@ -111,7 +111,7 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
     async def _async_fetch(self) -> list[Notification]:
         if self._shown is None:
             stored = await self._store.async_load() or {}
-            self._shown = dict.fromkeys(str(i) for i in stored.get("shown", []))
+            self._shown = {str(i) for i in stored.get("shown", [])}
         notifications = await self.client.async_get_notifications(self.hass.config.language)
         fresh = sorted(
             (
@@ -124,13 +124,13 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
             ),
             key=lambda n: n.event_time or datetime.min.replace(tzinfo=UTC),
         )
-        unseen = [n.id for n in notifications if n.id not in self._shown]
-        if unseen:
-            self._shown.update(dict.fromkeys(unseen))
-            for old in list(self._shown)[: max(0, len(self._shown) - MAX_REMEMBERED_NOTIFICATIONS)]:
-                del self._shown[old]
+        listed = list(dict.fromkeys(n.id for n in notifications))
+        if set(listed) != self._shown:
+            # Every listed id is kept, however many, or it would be news again on the next
+            # read; one ev.energy no longer lists can be forgotten.
+            self._shown = set(listed)
             # Stored before anything is shown: a crash may lose one, a restart never repeats one.
-            await self._store.async_save({"shown": list(self._shown)})
+            await self._store.async_save({"shown": listed})
         self.new = (self.refreshes_started, fresh)
         if self._persistent:
             for notification in fresh:

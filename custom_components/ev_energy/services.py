@@ -111,7 +111,7 @@ def _vehicle_ids(
         ),
         None,
     )
-    if device is None or vehicle_id is None or entry.entry_id not in device.config_entries:
+    if device is None or vehicle_id is None or device.config_entry_id != entry.entry_id:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="device_not_vehicle",

@@ -9,6 +9,7 @@ one poll after the fault clears.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import json
 from typing import Any
 from unittest.mock import patch
@@ -24,6 +25,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from yarl import URL
 
 from custom_components.ev_energy.const import LIVE_RETRY_SOON, UPDATE_INTERVAL
+from simulator.faults import Fault
 from simulator.model import DEFAULT_SCENARIO
 
 from .conftest import CALLBACK_URI, EVSE, FAMILY_CAR, LEAF, Harness, sim_token
@@ -307,31 +309,111 @@ async def test_hang_is_bounded_by_request_timeout(ev_energy: Harness) -> None:
     h.assert_invariants()
 
 
-async def test_hanging_token_refresh_is_bounded_by_request_timeout(ev_energy: Harness) -> None:
-    """A refresh that hangs is cut off like any request: unavailable, then back."""
-    h = ev_energy
+@pytest.fixture
+def short_request_timeout() -> Iterator[None]:
+    """Requests (and waiting for a token) give up after 1 s."""
     with patch(
         "custom_components.ev_energy.api.client.REQUEST_TIMEOUT", aiohttp.ClientTimeout(total=1)
     ):
-        h.sim.faults.add("unauthorized", count=1, path="^/v2/vehicles$")
-        fault = h.sim.faults.add("hang", count=1, path="^/o/token/", seconds=30)
-        h.freezer.tick(UPDATE_INTERVAL)
-        async_fire_time_changed(h.hass)
-        await h.spin(lambda: fault not in h.sim.faults.faults, "the refresh to reach the sim")
+        yield
 
-        h.freezer.tick(1.1)
-        try:
-            await h.spin(lambda: h.live.failures == 1, "the refresh to time out", 1.0)
-        finally:
-            # Released, the abandoned refresh finds its connection gone (nothing is rotated).
-            h.sim.faults.clear()
-        await h.hass.async_block_till_done(wait_background_tasks=True)
-        # A blip: the state stays, nobody is asked to sign in, the poll is retried soon.
-        assert h.state(_soc(h)) != STATE_UNAVAILABLE
-        assert h.reauth_flows() == []
 
-        await h.poll()
+async def _refresh_outlasting_the_poll(h: Harness) -> Fault:
+    """Make a poll refresh the token and give up waiting; return the hang holding the refresh.
 
+    ev.energy rotates the refresh token when it handles the refresh, waited for or not: a
+    refresh cut off with the poll would leave the entry with a dead refresh token, and the next
+    renewal would end the sign-in.
+    """
+    h.sim.faults.add("unauthorized", count=1, path="^/v2/vehicles$")
+    fault = h.sim.faults.add("hang", count=1, path="^/o/token/")
+    h.freezer.tick(UPDATE_INTERVAL)
+    async_fire_time_changed(h.hass)
+    await h.spin(lambda: fault not in h.sim.faults.faults, "the refresh to reach the sim")
+    h.freezer.tick(1.1)
+    await h.spin(lambda: h.live.failures == 1, "the poll to time out", 1.0)
+    # A blip: the state stays, nobody is asked to sign in, the poll is retried soon.
+    assert h.state(_soc(h)) != STATE_UNAVAILABLE
+    assert h.reauth_flows() == []
+    return fault
+
+
+async def _answer_refresh(h: Harness, old_refresh_token: str) -> None:
+    """Let the simulator answer the held refresh; wait until the rotated token is stored."""
+    h.sim.faults.clear()
+    await h.spin(
+        lambda: h.entry.data["token"]["refresh_token"] != old_refresh_token,
+        "the rotated token to be stored",
+    )
+    await h.hass.async_block_till_done(wait_background_tasks=True)
+    new = h.entry.data["token"]
+    assert old_refresh_token not in h.sim.oauth.refresh_tokens
+    assert new["refresh_token"] in h.sim.oauth.refresh_tokens
+    assert h.sim.oauth.authenticate(new["access_token"]) is not None
+
+
+def _refreshes(h: Harness, start: int) -> list[tuple[str, str, int]]:
+    return _paths(h, start, "/o/token/")
+
+
+@pytest.mark.usefixtures("short_request_timeout")
+async def test_refresh_outlasting_the_poll_is_seen_through(ev_energy: Harness) -> None:
+    """The poll gives up on a slow refresh, the refresh goes on: the new token is stored, and
+    the next poll works with it."""
+    h = ev_energy
+    old = h.entry.data["token"]["refresh_token"]
+    start = len(h.sim.requests)
+    await _refresh_outlasting_the_poll(h)
+
+    await _answer_refresh(h, old)
+
+    await h.poll()
+    assert _refreshes(h, start) == [("POST", "/o/token/", 200)]
+    assert h.reauth_flows() == []
+    h.assert_recovered()
+    h.assert_invariants()
+
+
+@pytest.mark.usefixtures("short_request_timeout")
+async def test_poll_during_a_refresh_joins_it(ev_energy: Harness) -> None:
+    """The retry while the refresh still runs waits for that refresh, sends none of its own."""
+    h = ev_energy
+    old = h.entry.data["token"]["refresh_token"]
+    start = len(h.sim.requests)
+    fault = await _refresh_outlasting_the_poll(h)
+    # Any second refresh would be held too, and rotate the token under the first.
+    h.sim.faults.add("hang", count=None, path=fault.path)
+
+    h.freezer.tick(LIVE_RETRY_SOON)
+    async_fire_time_changed(h.hass)
+    await h.run_loop()
+    await _answer_refresh(h, old)
+
+    assert _refreshes(h, start) == [("POST", "/o/token/", 200)]
+    assert h.live.failures == 0, "the retry got the refreshed token"
+    assert h.reauth_flows() == []
+    h.assert_recovered()
+    h.assert_invariants()
+
+
+@pytest.mark.usefixtures("short_request_timeout")
+async def test_refresh_outlives_a_reload(ev_energy: Harness) -> None:
+    """Unloading the entry leaves the refresh running; the entry set up again waits for it."""
+    h = ev_energy
+    old = h.entry.data["token"]["refresh_token"]
+    start = len(h.sim.requests)
+    fault = await _refresh_outlasting_the_poll(h)
+    h.sim.faults.add("hang", count=None, path=fault.path)
+
+    assert await h.hass.config_entries.async_unload(h.entry.entry_id)
+    setup = h.hass.async_create_task(h.hass.config_entries.async_setup(h.entry.entry_id))
+    await h.run_loop()
+    await _answer_refresh(h, old)
+
+    assert await setup
+    assert _refreshes(h, start) == [("POST", "/o/token/", 200)]
+    assert h.reauth_flows() == []
+    await h.poll()
     h.assert_recovered()
     h.assert_invariants()
 

@@ -87,6 +87,31 @@ async def test_hang_until_cleared(client: Client) -> None:
     assert (await asyncio.wait_for(request, 5)).status == 200
 
 
+async def test_hung_refresh_rotates_after_its_client_left(
+    sim: SimulatorServer, client: Client
+) -> None:
+    """A refresh the client stopped waiting for is still handled once the hang ends."""
+    refresh = sim.issue_token()["refresh_token"]
+    before = set(sim.oauth.refresh_tokens)
+    await add_fault(client, kind="hang", path="^/o/token/")
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh,
+        "client_id": sim.oauth.client_id,
+        "client_secret": sim.oauth.client_secret,
+    }
+    request = asyncio.create_task(client.session.post(f"{client.base_url}/o/token/", data=form))
+    await asyncio.sleep(0.2)
+    request.cancel()
+    await client.admin("DELETE", "/_sim/faults")
+    for _ in range(100):
+        if refresh not in sim.oauth.refresh_tokens:
+            break
+        await asyncio.sleep(0.01)
+    assert refresh not in sim.oauth.refresh_tokens
+    assert len(set(sim.oauth.refresh_tokens) - before) == 1, "its successor was issued"
+
+
 async def test_malformed_json(client: Client) -> None:
     await add_fault(client, kind="malformed_json")
     reply = await client.get("/v2/vehicles")
