@@ -133,15 +133,24 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
 
     @staticmethod
     def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, PlugState]:
-        """Each vehicle's (plugged in, charging): a change starts or ends a (sub-)session."""
-        return {vehicle.id: plug_state(vehicle.status) for vehicle in live.data.vehicles.values()}
+        """Each vehicle's and charger's (plugged in, charging), by id.
+
+        A change starts or ends a (sub-)session. The chargers count too: a car without
+        telematics reports neither, only the charger it is plugged into does.
+        """
+        data = live.data
+        return {
+            **{vehicle.id: plug_state(vehicle.status) for vehicle in data.vehicles.values()},
+            **{evse.id: plug_state(evse.status) for evse in data.evses.values()},
+        }
 
     @callback
     def _on_live_update(self) -> None:
-        """Also read sessions at once when a car is plugged in or out, or starts or stops charging.
+        """Also read sessions at once when a car or charger's plug or charging state changes.
 
         A plug-in opens a session, an unplug ends it; charging starting or stopping usually
-        opens a sub-session (which the plan follows).
+        opens a sub-session (which the plan follows). A car and its charger changing in the
+        same poll make one read.
         """
         super()._on_live_update()
         if not self.live.last_update_success:
@@ -167,10 +176,8 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         if self._deferred:
             wait = self.budget.wait(time.monotonic(), share, pages)
             return max(timedelta(seconds=wait), SLOW_READS_RETRY)
-        if any(charging for _, charging in self._plugged.values()) or any(
-            evse.status is not None and evse.status.is_charging
-            for evse in self.live.data.evses.values()
-        ):
+        # A car or charger charging (the chargers tell for cars without telematics).
+        if any(charging for _, charging in self._plugged.values()):
             cadence = SESSIONS_REFRESH_INTERVAL
         else:
             cadence = SESSIONS_IDLE_REFRESH_INTERVAL
