@@ -290,7 +290,10 @@ class MockApi:
                 if self.refusal_gate is not None:
                     await self.refusal_gate()
                 return AiohttpClientMockResponse(method, request_url, status=401)
-            if queue := self.faults.get(url):
+            # Faults queue under the URL asked for, else under the endpoint's (one answering
+            # many URLs, like every sub-session's schedules, fails for all of them).
+            queue = self.faults.get(str(request_url.with_query(None))) or self.faults.get(url)
+            if queue:
                 fault = queue.pop(0)
                 return AiohttpClientMockResponse(
                     method,
@@ -338,7 +341,11 @@ class MockApi:
         return url
 
     def fail(self, url: str, fault: Fault | None = None, times: int = 1) -> None:
-        """Make the next `times` requests to `url` fail with `fault` (default HTTP 500)."""
+        """Make the next `times` requests to `url` fail with `fault` (default HTTP 500).
+
+        `url` is an endpoint's, or one of the URLs an endpoint answers (one sub-session's
+        schedules).
+        """
         self.faults.setdefault(url, []).extend([fault or Fault()] * times)
 
     def calls(self, url: str | None = None) -> list[tuple[Any, ...]]:

@@ -316,6 +316,51 @@ async def test_a_charger_plug_in_no_car_reports(
 
 
 @pytest.mark.usefixtures("setup_credentials")
+async def test_a_plug_in_only_the_charger_reports_reads_sessions_and_plan_at_once(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A car that reports no plug (no telematics) plugged in: the charger's report counts.
+
+    Sessions are read right after the poll that sees it, and the new sub-session's plan right
+    after them; once each, not again on the following polls.
+    """
+    _one_car_and_charger(mock_api, plugged_in=False)
+    mock_api.vehicles[0]["latest_status_log"].update(is_plugged_in=None, is_charging=None)
+    closed = mock_api.sessions[0]
+    closed["end"] = closed["sub_sessions"][-1]["end"] = "2026-11-22T10:00:00Z"
+    await setup_integration(hass, config_entry)
+    await _tick(hass, freezer, 120)
+    sessions = len(mock_api.calls(SESSIONS_URL))
+    assert not [call for call in mock_api.calls() if "/schedules" in str(call[1])]
+
+    # Plugged in: ev.energy opens a session, and the charger reports it.
+    mock_api.sessions.insert(
+        0,
+        {
+            **closed,
+            "id": "cses01HSH04KDEWF6Z4DB2J77J7DDD",
+            "start": "2026-11-22T10:13:00Z",
+            "end": None,
+            "sub_sessions": [{**closed["sub_sessions"][0], "id": "csub-NEW", "end": None}],
+        },
+    )
+    mock_api.evses[0]["latest_status_log"].update(is_plugged_in=True)
+    await _tick(hass, freezer, 120)
+    assert state_of(hass, CHARGER_PLUGGED_IN).state == STATE_ON
+    assert len(mock_api.calls(SESSIONS_URL)) == sessions + 1
+    new_plan = f"{API}/charging_sub_sessions/csub-NEW/schedules"
+    assert len(mock_api.calls(new_plan)) == 1
+
+    for _ in range(5):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SESSIONS_URL)) == sessions + 1
+    assert len(mock_api.calls(new_plan)) == 1
+
+
+@pytest.mark.usefixtures("setup_credentials")
 async def test_sessions_stretch_to_their_share_of_a_small_limit(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,

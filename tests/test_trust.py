@@ -32,11 +32,14 @@ from custom_components.ev_energy.const import (
 )
 
 from .conftest import (
+    API,
     CONNECTIVITY_URL,
     EVSE_ID,
     PRICES_URL,
+    SCHEDULES_URL,
     SESSIONS_URL,
     VEHICLE_ID,
+    VEHICLE_NO_STATUS_ID,
     VEHICLES_URL,
     Fault,
     MockApi,
@@ -355,3 +358,146 @@ async def test_unreadable_write_answer_says_so(
 
     assert err.value.translation_key == "invalid_response"
     assert state_of(hass, CHARGE_LIMIT).state == "80"
+
+
+# The second vehicle's sub-session once its session is open too (see _two_cars_plugged_in).
+SECOND_SCHEDULES_URL = f"{API}/charging_sub_sessions/csub01HSH04KDEWF6Z4DB2J77J7BB2/schedules"
+
+
+def _two_cars_plugged_in(mock_api: MockApi) -> None:
+    """Open the second vehicle's latest session too: both have a plan to read."""
+    session = next(s for s in mock_api.sessions if s["vehicle"].endswith(VEHICLE_NO_STATUS_ID))
+    session["end"] = None
+    newest = max(session["sub_sessions"], key=lambda sub: sub["start"])
+    assert SECOND_SCHEDULES_URL.endswith(f"/{newest['id']}/schedules")
+    newest["end"] = None
+
+
+def _plan_states(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, vehicle_id: str
+) -> dict[str, str]:
+    """The vehicle's plan entities' states, by key."""
+    states = {}
+    for platform, key in (
+        ("sensor", "next_charge_start"),
+        ("sensor", "planned_energy"),
+        ("binary_sensor", "charging_planned"),
+        ("calendar", "charging"),
+    ):
+        entity_id = entity_registry.async_get_entity_id(
+            platform, "ev_energy", f"{vehicle_id}_{key}"
+        )
+        assert entity_id is not None
+        states[key] = state_of(hass, entity_id).state
+    return states
+
+
+def _told(caplog: pytest.LogCaptureFixture, vehicle_id: str) -> list[int]:
+    """The levels of what the plans said about the vehicle, info and above."""
+    return [
+        r.levelno
+        for r in caplog.records
+        if r.name.endswith("plan_coordinator")
+        and r.levelno >= logging.INFO
+        and vehicle_id in r.getMessage()
+    ]
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_one_car_plan_refused_stays_its_own(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    entity_registry: er.EntityRegistry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A car whose plan answers 404 loses only its own plan entities, and backs off alone."""
+    _two_cars_plugged_in(mock_api)
+    mock_api.fail(SECOND_SCHEDULES_URL, Fault(status=HTTPStatus.NOT_FOUND), times=10_000)
+    await setup_integration(hass, config_entry)
+
+    first = _plan_states(hass, entity_registry, VEHICLE_ID)
+    assert first["next_charge_start"] == "2026-11-22T13:00:00+00:00"
+    assert set(_plan_states(hass, entity_registry, VEHICLE_NO_STATUS_ID).values()) == {
+        STATE_UNAVAILABLE
+    }
+    for _ in range(3 * 60):
+        await _tick(hass, freezer, 60)
+        # Its plan goes on (its first slot starts at 13:00).
+        assert STATE_UNAVAILABLE not in _plan_states(hass, entity_registry, VEHICLE_ID).values()
+        assert set(_plan_states(hass, entity_registry, VEHICLE_NO_STATUS_ID).values()) == {
+            STATE_UNAVAILABLE
+        }
+    # The first car is read every 30 minutes as before; the second backs off from 30
+    # minutes (a refusal) to hourly: at setup, 30, 90 and 150 minutes in.
+    assert len(mock_api.calls(SCHEDULES_URL)) == 7
+    assert len(mock_api.calls(SECOND_SCHEDULES_URL)) == 4
+    assert _told(caplog, VEHICLE_NO_STATUS_ID) == [logging.WARNING]
+
+    mock_api.faults[SECOND_SCHEDULES_URL].clear()
+    for _ in range(60):
+        await _tick(hass, freezer, 60)
+    assert _plan_states(hass, entity_registry, VEHICLE_NO_STATUS_ID) == _plan_states(
+        hass, entity_registry, VEHICLE_ID
+    )
+    assert _told(caplog, VEHICLE_NO_STATUS_ID) == [logging.WARNING, logging.INFO]
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_one_car_plan_failing_twice_stays_its_own(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    entity_registry: er.EntityRegistry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two 500s for one car's plan: its copy survives the first, only its entities the second.
+
+    Both plans are re-read at 10:40; the second car's retries follow 30 s, then a minute later.
+    """
+    _two_cars_plugged_in(mock_api)
+    await setup_integration(hass, config_entry)
+    first = _plan_states(hass, entity_registry, VEHICLE_ID)
+    second = _plan_states(hass, entity_registry, VEHICLE_NO_STATUS_ID)
+    assert second["next_charge_start"] == "2026-11-22T13:00:00+00:00"
+    mock_api.fail(SECOND_SCHEDULES_URL, Fault(status=HTTPStatus.INTERNAL_SERVER_ERROR), times=2)
+
+    for _ in range(30):
+        await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SECOND_SCHEDULES_URL)) == 2
+    assert _plan_states(hass, entity_registry, VEHICLE_NO_STATUS_ID) == second
+
+    await _tick(hass, freezer, 30)
+    assert len(mock_api.calls(SECOND_SCHEDULES_URL)) == 3
+    assert set(_plan_states(hass, entity_registry, VEHICLE_NO_STATUS_ID).values()) == {
+        STATE_UNAVAILABLE
+    }
+    assert _plan_states(hass, entity_registry, VEHICLE_ID) == first
+
+    await _tick(hass, freezer, 60)
+    assert len(mock_api.calls(SECOND_SCHEDULES_URL)) == 4
+    assert _plan_states(hass, entity_registry, VEHICLE_NO_STATUS_ID) == second
+    assert _plan_states(hass, entity_registry, VEHICLE_ID) == first
+    # The first car's plan was read at setup and at 10:40 only.
+    assert len(mock_api.calls(SCHEDULES_URL)) == 2
+    assert _told(caplog, VEHICLE_NO_STATUS_ID) == [logging.WARNING, logging.INFO]
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_plans_of_several_cars_are_read_together(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The cars' plans due together are requested together, not one after the other."""
+    _two_cars_plugged_in(mock_api)
+    await setup_integration(hass, config_entry)
+    gate = mock_api.hold(SCHEDULES_URL)
+    _start_poll(hass, freezer, timedelta(minutes=30))
+    await mock_api.wait_held(SCHEDULES_URL, count=2)
+    gate.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(mock_api.calls(SCHEDULES_URL)) == len(mock_api.calls(SECOND_SCHEDULES_URL)) == 2

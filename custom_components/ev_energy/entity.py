@@ -420,5 +420,5 @@ class EvEnergyPlanEntity(EvEnergyFollowerEntity[EvEnergyPlanCoordinator]):
 
     @property
     def available(self) -> bool:
-        """Unavailable when plans cannot be read or the vehicle left the account."""
-        return super().available and self.in_account
+        """Unavailable when plans, or this vehicle's, cannot be read or it left the account."""
+        return super().available and self.in_account and self.coordinator.readable(self.resource_id)

@@ -13,10 +13,8 @@ from homeassistant.core import HomeAssistant, callback
 from .api import (
     SESSIONS_PAGE_SIZE,
     ChargingSession,
-    EvEnergyAuthError,
     EvEnergyClient,
     EvEnergyError,
-    EvEnergyRateLimitError,
     EvseConnectivity,
 )
 from .const import (
@@ -44,6 +42,7 @@ from .read_budget import (
     HOUR,
     ReadBudget,
 )
+from .resource_backoff import ResourceBackoff, account_wide, backoff_delay
 from .runtime import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,8 +53,12 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
 
     A data set failing on its own backs off on its own schedule, doubling up to an hour: from
     30 s for network trouble and 5xx, from its cadence for a refusal (403, 404). After a real
-    outage (the live poll failing too) it catches up as soon as the live poll works again.
+    outage (the live poll failing too) it catches up as soon as the live poll works again,
+    and so do the resources of its `backoff` (if it reads one request per resource) that
+    failed meanwhile.
     """
+
+    backoff: ResourceBackoff | None = None
 
     def __init__(
         self,
@@ -80,11 +83,16 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
         self._live_was_ok = live.last_update_success
         entry.async_on_unload(live.async_add_listener(self._on_live_update))
 
-    def _failure_interval(self, err: EvEnergyError) -> timedelta:
+    @staticmethod
+    def _backoff_bounds(err: EvEnergyError, cadence: timedelta) -> tuple[float, float]:
+        """Return the first and the longest wait after a failure, in seconds."""
         # A refusal (403, 404) will not heal in seconds: its back-off starts at the cadence.
-        first = FOLLOWER_RETRY_SOON if is_transient(err) else self.base_interval
-        backoff: timedelta = first * 2 ** min(self.failures - 1, 16)
-        return min(backoff, max(self.base_interval, FOLLOWER_MAX_BACKOFF))
+        first = FOLLOWER_RETRY_SOON if is_transient(err) else cadence
+        return first.total_seconds(), max(cadence, FOLLOWER_MAX_BACKOFF).total_seconds()
+
+    def _failure_interval(self, err: EvEnergyError) -> timedelta:
+        first, cap = self._backoff_bounds(err, self.base_interval)
+        return timedelta(seconds=backoff_delay(first, self.failures, cap))
 
     @callback
     def _on_live_update(self) -> None:
@@ -92,7 +100,11 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
         live_ok = self.live.last_update_success
         recovered = live_ok and not self._live_was_ok
         self._live_was_ok = live_ok
-        if recovered and not self.last_update_success:
+        if not recovered:
+            return
+        # Whatever failed during the outage is worth reading again now.
+        resources_failed = self.backoff is not None and self.backoff.retry_now()
+        if resources_failed or not self.last_update_success:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
 
 
@@ -121,15 +133,24 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
 
     @staticmethod
     def _plug_states(live: EvEnergyLiveCoordinator) -> dict[str, PlugState]:
-        """Each vehicle's (plugged in, charging): a change starts or ends a (sub-)session."""
-        return {vehicle.id: plug_state(vehicle.status) for vehicle in live.data.vehicles.values()}
+        """Each vehicle's and charger's (plugged in, charging), by id.
+
+        A change starts or ends a (sub-)session. The chargers count too: a car without
+        telematics reports neither, only the charger it is plugged into does.
+        """
+        data = live.data
+        return {
+            **{vehicle.id: plug_state(vehicle.status) for vehicle in data.vehicles.values()},
+            **{evse.id: plug_state(evse.status) for evse in data.evses.values()},
+        }
 
     @callback
     def _on_live_update(self) -> None:
-        """Also read sessions at once when a car is plugged in or out, or starts or stops charging.
+        """Also read sessions at once when a car or charger's plug or charging state changes.
 
         A plug-in opens a session, an unplug ends it; charging starting or stopping usually
-        opens a sub-session (which the plan follows).
+        opens a sub-session (which the plan follows). A car and its charger changing in the
+        same poll make one read.
         """
         super()._on_live_update()
         if not self.live.last_update_success:
@@ -155,10 +176,8 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         if self._deferred:
             wait = self.budget.wait(time.monotonic(), share, pages)
             return max(timedelta(seconds=wait), SLOW_READS_RETRY)
-        if any(charging for _, charging in self._plugged.values()) or any(
-            evse.status is not None and evse.status.is_charging
-            for evse in self.live.data.evses.values()
-        ):
+        # A car or charger charging (the chargers tell for cars without telematics).
+        if any(charging for _, charging in self._plugged.values()):
             cadence = SESSIONS_REFRESH_INTERVAL
         else:
             cadence = SESSIONS_IDLE_REFRESH_INTERVAL
@@ -191,6 +210,8 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
     with a back-off of its own.
     """
 
+    backoff: ResourceBackoff
+
     def __init__(
         self,
         hass: HomeAssistant,
@@ -202,9 +223,7 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
         super().__init__(
             hass, entry, client, live, name="connectivity", interval=CONNECTIVITY_SLICE
         )
-        # When each charger is due (monotonic seconds; absent: now) and its failures in a row.
-        self._due_at: dict[str, float] = {}
-        self._charger_failures: dict[str, int] = {}
+        self.backoff = ResourceBackoff()
 
     def _period(self) -> float:
         """Seconds between two reads of a charger: hourly, unless over the budget."""
@@ -218,20 +237,11 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
         """Return the chargers to read now: most overdue first, a slice of the fleet at most."""
         chargers = self.live.data.evses
         due = sorted(
-            (evse_id for evse_id in chargers if self._due_at.get(evse_id, now) <= now),
-            key=lambda evse_id: self._due_at.get(evse_id, now),
+            (evse_id for evse_id in chargers if self.backoff.due(evse_id, now)),
+            key=lambda evse_id: self.backoff.due_at(evse_id, now),
         )
         slices_per_period = self._period() / CONNECTIVITY_SLICE.total_seconds()
         return due[: math.ceil(len(chargers) / slices_per_period)]
-
-    @callback
-    def _on_live_update(self) -> None:
-        if not self._live_was_ok and self.live.last_update_success and self._charger_failures:
-            # A real outage is over: whatever failed during it is worth reading again now.
-            for evse_id in self._charger_failures:
-                self._due_at.pop(evse_id, None)
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
-        super()._on_live_update()
 
     async def _async_fetch(self) -> dict[str, EvseConnectivity]:
         now = time.monotonic()
@@ -241,30 +251,26 @@ class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnecti
             return_exceptions=True,
         )
         chargers = self.live.data.evses.keys()
+        self.backoff.forget_all_but(chargers)
         connectivity = {k: v for k, v in (self.data or {}).items() if k in chargers}
-        errors: dict[str, EvEnergyError] = {}
         period = self._period()
+        account_error: EvEnergyError | None = None
         for evse_id, result in zip(evse_ids, results, strict=True):
             if isinstance(result, EvEnergyError):
-                errors[evse_id] = result
-                failures = self._charger_failures.get(evse_id, 0) + 1
-                self._charger_failures[evse_id] = failures
-                backoff = CONNECTIVITY_SLICE.total_seconds() * 2 ** min(failures - 1, 16)
-                self._due_at[evse_id] = now + min(backoff, period)
-                if failures == 1:
+                if account_wide(result):
+                    account_error = account_error or result
+                elif self.backoff.failed(
+                    evse_id, now, first=CONNECTIVITY_SLICE.total_seconds(), cap=period
+                ):
                     _LOGGER.warning("Cannot read connectivity of charger %s: %s", evse_id, result)
                 else:
                     connectivity.pop(evse_id, None)
             elif isinstance(result, BaseException):
                 raise result
             else:
-                if self._charger_failures.pop(evse_id, None):
+                if self.backoff.succeeded(evse_id, next_due=now + period):
                     _LOGGER.info("Connectivity of charger %s can be read again", evse_id)
                 connectivity[evse_id] = result
-                self._due_at[evse_id] = now + period
-        for error in errors.values():
-            # The sign-in or the request budget are the whole data set's problem; anything
-            # else is one charger's, handled above.
-            if isinstance(error, EvEnergyAuthError | EvEnergyRateLimitError):
-                raise error
+        if account_error is not None:
+            raise account_error
         return connectivity

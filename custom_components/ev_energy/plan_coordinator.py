@@ -4,19 +4,22 @@ A plan belongs to the current sub-session of an open charging session. It is rea
 sub-session appears or changes (plug-in, boost, smart charging toggled) and again when the
 copy is 30 minutes old; never for a vehicle without an open session. Between reads,
 listeners are told at each slot boundary from a local timer, so `charging_planned` flips on
-time with no request.
+time with no request. The vehicles' plans are read together, and one that cannot be read is
+that vehicle's problem alone (resource_backoff).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import logging
 import time
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
-from .api import EvEnergyClient, PriceSchedule
+from .api import EvEnergyApiError, EvEnergyClient, EvEnergyError, PriceSchedule
 from .const import (
     PLAN_REFRESH_INTERVAL,
     PLAN_REFRESH_SLACK,
@@ -28,7 +31,10 @@ from .lifecycle import Lifecycle
 from .plan import ChargePlan, PlanSlot, merge_slots, plan_voltage
 from .price_coordinator import EvEnergyPriceCoordinator
 from .read_budget import HOUR, ReadBudget
+from .resource_backoff import EARLY, ResourceBackoff, account_wide
 from .runtime import EvEnergyConfigEntry
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,17 +47,22 @@ class PlanTarget:
 
 @dataclass(frozen=True, kw_only=True)
 class VehiclePlan:
-    """A plan as read, with when it was read."""
+    """A plan as read, with when it was read; slots None: it could not be (tried at read_at)."""
 
     target: PlanTarget
-    slots: tuple[PlanSlot, ...]
+    slots: tuple[PlanSlot, ...] | None
     read_at: datetime
 
 
 class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
-    """The plans of the vehicles with an open charging session, by vehicle id."""
+    """The plans of the vehicles with an open charging session, by vehicle id.
+
+    A vehicle whose plan cannot be read keeps its last copy through one failure, then has an
+    unreadable plan (slots None) until a read works again, retried with a back-off of its own.
+    """
 
     feature = "plans"
+    backoff: ResourceBackoff
 
     def __init__(
         self,
@@ -68,6 +79,7 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         self.prices = prices
         self.timers = Lifecycle(hass, entry.async_on_unload, self.name)
         self.budget = ReadBudget()
+        self.backoff = ResourceBackoff()
         # Plans the last refresh could not read for want of room in the share.
         self._waiting = False
         entry.async_on_unload(sessions.async_add_listener(self._on_sessions))
@@ -108,31 +120,25 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         return max(PLAN_REFRESH_INTERVAL, timedelta(seconds=HOUR * targets / share))
 
     def _next_interval(self, data: dict[str, VehiclePlan]) -> timedelta:
-        share = self._share()
+        share, clock = self._share(), time.monotonic()
         if self._waiting:
-            wait = self.budget.wait(time.monotonic(), share, 1)
+            wait = self.budget.wait(clock, share, 1)
             return max(timedelta(seconds=wait), SLOW_READS_RETRY)
-        return self._period(len(data), share)
+        period = self._period(len(data), share)
+        if (retry := self.backoff.next_retry(clock)) is None:
+            return period
+        return min(period, timedelta(seconds=max(retry - clock, EARLY)))
 
     async def _async_fetch(self) -> dict[str, VehiclePlan]:
         """Read new sub-sessions' plans first, then the stalest copies, within the share."""
         now, clock = dt_util.utcnow(), time.monotonic()
         previous = self.data or {}
         targets = self._targets()
+        # A vehicle unplugged starts afresh next time.
+        self.backoff.forget_all_but(targets)
         share = self._share()
-        fresh_for = self._period(len(targets), share) - PLAN_REFRESH_SLACK
-        plans: dict[str, VehiclePlan] = {}
-        new: list[str] = []
-        stale: list[tuple[datetime, str]] = []
-        for vehicle_id, target in targets.items():
-            known = previous.get(vehicle_id)
-            if known is None or known.target != target:
-                new.append(vehicle_id)
-            elif now - known.read_at < fresh_for:
-                plans[vehicle_id] = known
-            else:
-                stale.append((known.read_at, vehicle_id))
-        wanted = [*new, *(vehicle_id for _, vehicle_id in sorted(stale))]
+        period = self._period(len(targets), share)
+        plans, wanted = self._kept_and_wanted(previous, targets, now, clock, period)
         allowed = self.budget.allowance(clock, share)
         self._waiting = len(wanted) > allowed
         for vehicle_id in wanted[allowed:]:
@@ -141,14 +147,82 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
                 targets[vehicle_id]
             ):
                 plans[vehicle_id] = known
-        for vehicle_id in wanted[:allowed]:
+        reading = wanted[:allowed]
+        self.budget.spend(clock, len(reading))
+        results = await asyncio.gather(
+            *(
+                self.client.async_get_schedules(targets[vehicle_id].sub_session_id)
+                for vehicle_id in reading
+            ),
+            return_exceptions=True,
+        )
+        account_error: EvEnergyError | None = None
+        for vehicle_id, result in zip(reading, results, strict=True):
             target = targets[vehicle_id]
-            self.budget.spend(clock, 1)
-            intervals = await self.client.async_get_schedules(target.sub_session_id)
-            plans[vehicle_id] = VehiclePlan(
-                target=target, slots=merge_slots(intervals), read_at=now
-            )
+            if isinstance(result, EvEnergyError):
+                # The plans permission missing (403) is every vehicle's: the repair says so.
+                if account_wide(result) or (
+                    isinstance(result, EvEnergyApiError) and result.status == 403
+                ):
+                    account_error = account_error or result
+                    continue
+                known = previous.get(vehicle_id)
+                first, cap = self._backoff_bounds(result, period)
+                if self.backoff.failed(vehicle_id, clock, first=first, cap=cap):
+                    _LOGGER.warning("Cannot read the plan of vehicle %s: %s", vehicle_id, result)
+                    if known is not None and known.target == target:
+                        plans[vehicle_id] = known
+                        continue
+                plans[vehicle_id] = VehiclePlan(target=target, slots=None, read_at=now)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                if self.backoff.succeeded(vehicle_id):
+                    _LOGGER.info("The plan of vehicle %s can be read again", vehicle_id)
+                plans[vehicle_id] = VehiclePlan(
+                    target=target, slots=merge_slots(result), read_at=now
+                )
+        if account_error is not None:
+            raise account_error
         return plans
+
+    def _kept_and_wanted(
+        self,
+        previous: dict[str, VehiclePlan],
+        targets: dict[str, PlanTarget],
+        now: datetime,
+        clock: float,
+        period: timedelta,
+    ) -> tuple[dict[str, VehiclePlan], list[str]]:
+        """Return the copies that stay, and the vehicles whose plan to read in that order.
+
+        New sub-sessions first, then the stalest copies; a vehicle whose reads fail waits for
+        its back-off.
+        """
+        plans: dict[str, VehiclePlan] = {}
+        new: list[str] = []
+        stale: list[tuple[datetime, str]] = []
+        for vehicle_id, target in targets.items():
+            known = previous.get(vehicle_id)
+            if known is None or known.target != target:
+                # Read at once even while its last one is backing off: a new sub-session
+                # (a boost, say) deserves its plan, and may well be readable.
+                new.append(vehicle_id)
+            elif self.backoff.failing(vehicle_id):
+                if self.backoff.due(vehicle_id, clock):
+                    stale.append((known.read_at, vehicle_id))
+                else:
+                    plans[vehicle_id] = known
+            elif now - known.read_at < period - PLAN_REFRESH_SLACK:
+                plans[vehicle_id] = known
+            else:
+                stale.append((known.read_at, vehicle_id))
+        return plans, [*new, *(vehicle_id for _, vehicle_id in sorted(stale))]
+
+    def readable(self, vehicle_id: str) -> bool:
+        """Whether the vehicle's plan is known: read, or no open sub-session to read it for."""
+        known = (self.data or {}).get(vehicle_id)
+        return known is None or known.slots is not None
 
     def plan_for(self, vehicle_id: str) -> ChargePlan:
         """Return the vehicle's plan with the current voltage, prices and carbon intensity."""
@@ -156,7 +230,7 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         data = self.live.data
         evse = data.evses.get(known.target.evse_id or "") if known else None
         return ChargePlan(
-            known.slots if known else (),
+            known.slots if known and known.slots is not None else (),
             voltage=plan_voltage(
                 evse.status.voltage_millivolts if evse and evse.status else None,
                 data.user.country_code,
