@@ -33,6 +33,7 @@ from .coordinator import (
     EvEnergyLiveCoordinator,
     is_transient,
 )
+from .lifecycle import Lifecycle
 from .live_reads import (
     PlugState,
     plug_changed,
@@ -81,6 +82,8 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
         )
         self.live = live
         self._live_was_ok = live.last_update_success
+        # Its timers and the reads it starts itself end with the entry.
+        self.timers = Lifecycle(hass, entry.async_on_unload, self.name)
         entry.async_on_unload(live.async_add_listener(self._on_live_update))
 
     @staticmethod
@@ -105,7 +108,7 @@ class FollowerCoordinator[DataT](EvEnergyBaseCoordinator[DataT]):
         # Whatever failed during the outage is worth reading again now.
         resources_failed = self.backoff is not None and self.backoff.retry_now()
         if resources_failed or not self.last_update_success:
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+            self.timers.spawn(self.async_request_refresh(), "read")
 
 
 class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]]):
@@ -159,7 +162,7 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
         changed = plug_changed(self._plugged, plugged)
         self._plugged = plugged
         if changed:
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+            self.timers.spawn(self.async_request_refresh(), "read")
 
     def _pages(self) -> int:
         return 1 + len(self.live.data.vehicles) // SESSIONS_PAGE_SIZE

@@ -155,7 +155,7 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
         for key in dismissed:
             notification = current.get(key.removeprefix(f"{DOMAIN}_"))
             if key.startswith(f"{DOMAIN}_") and notification and notification.read_at is None:
-                self.hass.async_create_task(self._async_mark_read(notification.id))
+                self.timers.spawn(self._async_mark_read(notification.id), "mark read")
 
     async def _async_mark_read(self, notification_id: str) -> None:
         try:

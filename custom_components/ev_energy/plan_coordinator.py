@@ -27,7 +27,6 @@ from .const import (
 )
 from .coordinator import EvEnergyLiveCoordinator
 from .followers import EvEnergySessionsCoordinator, FollowerCoordinator
-from .lifecycle import Lifecycle
 from .plan import ChargePlan, PlanSlot, merge_slots, plan_voltage
 from .price_coordinator import EvEnergyPriceCoordinator
 from .read_budget import HOUR, ReadBudget
@@ -77,7 +76,6 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         super().__init__(hass, entry, client, live, name="plans", interval=PLAN_REFRESH_INTERVAL)
         self.sessions = sessions
         self.prices = prices
-        self.timers = Lifecycle(hass, entry.async_on_unload, self.name)
         self.budget = ReadBudget()
         self.backoff = ResourceBackoff()
         # Plans the last refresh could not read for want of room in the share.

@@ -28,7 +28,6 @@ from .const import (
 )
 from .coordinator import EvEnergyLiveCoordinator
 from .followers import FollowerCoordinator
-from .lifecycle import Lifecycle
 from .runtime import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,7 +52,6 @@ class EvEnergyPriceCoordinator(FollowerCoordinator[PriceSchedule]):
     ) -> None:
         """Read prices through `client` for the tariff `live` polls."""
         super().__init__(hass, entry, client, live, name="prices", interval=PRICE_REFRESH_INTERVAL)
-        self.timers = Lifecycle(hass, entry.async_on_unload, self.name)
         self._boundaries_passed = 0
         self._view: tuple[tuple[object, ...], PriceView] | None = None
         self.zone = ZoneInfo(hass.config.time_zone)
