@@ -236,7 +236,11 @@ class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
 
 
 class ChargingPlannedSensor(EvEnergyPlanEntity, BinarySensorEntity):
-    """On while the plan says power is on; flips at slot boundaries from a local timer."""
+    """On while the plan says power is on; flips at slot boundaries from the plans' timer."""
+
+    def _shown_value(self) -> object:
+        slot = self.plan.active(dt_util.utcnow())
+        return slot is not None, slot.type if slot else None
 
     @property
     def is_on(self) -> bool:

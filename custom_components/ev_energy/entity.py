@@ -22,7 +22,12 @@ from .api import (
     Vehicle,
 )
 from .const import DOMAIN
-from .coordinator import EvEnergyData, EvEnergyLiveCoordinator, error_translation
+from .coordinator import (
+    EvEnergyBaseCoordinator,
+    EvEnergyData,
+    EvEnergyLiveCoordinator,
+    error_translation,
+)
 from .followers import (
     EvEnergyConnectivityCoordinator,
     EvEnergySessionsCoordinator,
@@ -118,10 +123,14 @@ class ChangeFilter:
         """Whether what the entity shows depends on its status's sample time."""
         return False
 
+    def _evaluate(self) -> object:
+        """Return what it shows now."""
+        return self._shown_value()
+
     def _remember_shown(self, available: bool) -> None:
         self._shown_available = available
         # An unavailable entity shows no value (its resource may be gone from the data).
-        self._shown = self._shown_value() if available else UNKNOWN_SHOWN
+        self._shown = self._evaluate() if available else UNKNOWN_SHOWN
 
     def _shows_news(
         self,
@@ -134,13 +143,17 @@ class ChangeFilter:
                 return False
             if self.resource_id in sample_only_ids and not self._follows_sample_time():
                 return False
-            if available and (shown := self._shown_value()) is not UNKNOWN_SHOWN:
+            if available and (shown := self._evaluate()) is not UNKNOWN_SHOWN:
                 if shown == self._shown:
                     return False
                 self._shown = shown
                 return True
         self._remember_shown(available)
         return True
+
+    def _shows_news_of(self, source: EvEnergyBaseCoordinator[Any]) -> bool:
+        """Whether the update `source` is telling its listeners of shows anything new."""
+        return self._shows_news(source.changed_ids, self.available, source.sample_only_ids)
 
 
 class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
@@ -167,8 +180,7 @@ class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        coordinator = self.coordinator
-        if self._shows_news(coordinator.changed_ids, self.available, coordinator.sample_only_ids):
+        if self._shows_news_of(self.coordinator):
             super()._handle_coordinator_update()
 
 
@@ -261,19 +273,29 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        if self._shows_news(self.coordinator.changed_ids, self.available):
+        if self._shows_news_of(self.coordinator):
             super()._handle_coordinator_update()
 
     @callback
     def _handle_live_update(self) -> None:
         """Rewrite when the availability flipped, or what it shows of the live poll changed."""
-        live = self.coordinator.live
         if self._shows_live_data:
-            news = self._shows_news(live.changed_ids, self.available, live.sample_only_ids)
+            news = self._shows_news_of(self.coordinator.live)
         else:
             news = self._shows_news(set(), self.available)
         if news:
             super()._handle_coordinator_update()
+
+    @callback
+    def _follow(self, source: EvEnergyBaseCoordinator[Any]) -> None:
+        """Also follow another coordinator it reads, through the same filter."""
+
+        @callback
+        def update() -> None:
+            if self._shows_news_of(source):
+                self.async_write_ha_state()
+
+        self.async_on_remove(source.async_add_listener(update))
 
     @property
     def in_account(self) -> bool:
@@ -409,9 +431,7 @@ class EvEnergyPlanEntity(EvEnergyFollowerEntity[EvEnergyPlanCoordinator]):
     async def async_added_to_hass(self) -> None:
         """Also follow the prices, which the plan's cost comes from."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.prices.async_add_listener(self._handle_coordinator_update)
-        )
+        self._follow(self.coordinator.prices)
 
     @property
     def plan(self) -> ChargePlan:

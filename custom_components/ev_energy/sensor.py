@@ -850,6 +850,15 @@ class PlanSensor(EvEnergyPlanEntity, SensorEntity):
 
     entity_description: PlanSensorDescription
 
+    def _shown_value(self) -> object:
+        plan, now = self.plan, dt_util.utcnow()
+        description = self.entity_description
+        return (
+            description.value_fn(plan, now),
+            description.attributes_fn(plan, now),
+            self.native_unit_of_measurement,
+        )
+
     @property
     def native_value(self) -> SensorValue:
         """The value at the current instant."""
@@ -888,9 +897,7 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
     async def async_added_to_hass(self) -> None:
         """Also follow the sessions (boost, the charger in use)."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.sessions.async_add_listener(self._handle_coordinator_update)
-        )
+        self._follow(self.coordinator.sessions)
 
     @property
     def available(self) -> bool:
