@@ -11,7 +11,7 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from .conftest import NOW, VEHICLES_URL, Fault, MockApi, setup_integration, state_of
+from .conftest import EVSES_URL, NOW, VEHICLES_URL, Fault, MockApi, setup_integration, state_of
 
 STATUS = "sensor.family_car_charging_status"
 
@@ -131,3 +131,32 @@ async def test_fast_changing_sensors_are_disabled_by_default(
         entry = entity_registry.async_get(entity_id)
         assert entry is not None, entity_id
         assert (entry.disabled_by is not None) is disabled, entity_id
+
+
+async def test_a_car_without_telematics_follows_its_charger(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A car that reports no plug or charging state: its charger starting shows at that poll."""
+    mock_api.vehicles[0]["latest_status_log"].update(
+        is_plugged_in=None, is_charging=None, charge_rate_watts=None, state=None
+    )
+    charger = mock_api.evses[0]["latest_status_log"]
+    charger.update(is_charging=False, charge_rate_watts=0, control_pilot_status="B")
+    mock_api.schedules["schedules"] = []
+    await setup_integration(hass, config_entry)
+    # Plugged in (the charger says), not charging, nothing planned: nothing explains it.
+    assert state_of(hass, STATUS).state == STATE_UNKNOWN
+
+    charger.update(
+        is_charging=True,
+        charge_rate_watts=7180,
+        control_pilot_status="C",
+        sampled_at="2026-11-22T10:10:30Z",
+    )
+    reads = len(mock_api.calls(EVSES_URL))
+    await _move(hass, freezer, NOW + timedelta(minutes=1))
+    assert len(mock_api.calls(EVSES_URL)) == reads + 1, "the next poll reads the charger"
+    assert state_of(hass, STATUS).state == "charging"

@@ -103,12 +103,14 @@ UNKNOWN_SHOWN: Final = object()
 class ChangeFilter:
     """Skips state writes that would show nothing new.
 
-    A coordinator tells its listeners which resources changed (`changed_ids`): an entity of
-    another resource has nothing new to show unless its availability flipped. An entity that
-    can say cheaply what it shows (`_shown_value`) also skips an update of its own resource
-    that leaves that unchanged. A new `sampled_at` moves every status on nearly every poll:
-    unless the entity shows that time (`_follows_sample_time`), a resource whose only change
-    it is has nothing new for it, which it learns without computing its value.
+    A coordinator tells its listeners which resources changed (`changed_ids`, in its own
+    terms: vehicle, charger or account ids). An entity reads one or more of them
+    (`_source_ids`: its own, and e.g. the charger a car's session is on); an update that
+    changed none of them has nothing new for it unless its availability flipped. An entity
+    that can say cheaply what it shows (`_shown_value`) also skips an update that leaves that
+    unchanged. A new `sampled_at` moves every status on nearly every poll: unless the entity
+    shows that time (`_follows_sample_time`), a resource whose only change it is has nothing
+    new for it, which it learns without computing its value.
     """
 
     resource_id: str
@@ -120,7 +122,19 @@ class ChangeFilter:
         return UNKNOWN_SHOWN
 
     def _follows_sample_time(self) -> bool:
-        """Whether what the entity shows depends on its status's sample time."""
+        """Whether what the entity shows depends on its sources' sample time."""
+        return False
+
+    def _source_ids(self) -> Iterable[str]:
+        """Return the resources whose data the entity shows or derives its state from."""
+        return (self.resource_id,)
+
+    def _sources_changed(self, changed_ids: set[str], sample_only_ids: frozenset[str]) -> bool:
+        for source in self._source_ids():
+            if source in changed_ids and (
+                source not in sample_only_ids or self._follows_sample_time()
+            ):
+                return True
         return False
 
     def _evaluate(self) -> object:
@@ -139,9 +153,7 @@ class ChangeFilter:
         sample_only_ids: frozenset[str] = frozenset(),
     ) -> bool:
         if available == self._shown_available:
-            if changed_ids is not None and self.resource_id not in changed_ids:
-                return False
-            if self.resource_id in sample_only_ids and not self._follows_sample_time():
+            if changed_ids is not None and not self._sources_changed(changed_ids, sample_only_ids):
                 return False
             if available and (shown := self._evaluate()) is not UNKNOWN_SHOWN:
                 if shown == self._shown:

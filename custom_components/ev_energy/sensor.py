@@ -888,8 +888,8 @@ CHARGING_STATUS = SensorEntityDescription(
 class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
     """Why the vehicle is (not) charging: from the live poll, its latest session and its plan.
 
-    It follows the plan (whose timer ticks at slot boundaries), the prices, the live poll and
-    the sessions, so it changes as soon as any of them does.
+    It follows the plan (whose timer ticks at slot boundaries), the live poll (its car and the
+    charger of its session) and the sessions, so it changes as soon as any of them does.
     """
 
     _shows_live_data = True
@@ -909,6 +909,17 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         # A charger that has not reported for a while is part of the explanation.
         return True
 
+    @property
+    def _session(self) -> ChargingSession | None:
+        return (self.coordinator.sessions.data or {}).get(self.resource_id)
+
+    def _source_ids(self) -> tuple[str, ...]:
+        # The charger of its session speaks for a car without telematics.
+        session = self._session
+        if session is not None and session.evse_id is not None:
+            return (self.resource_id, session.evse_id)
+        return (self.resource_id,)
+
     def _shown_value(self) -> object:
         explanation = self._explanation()
         if explanation is None:
@@ -919,7 +930,7 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         data = self.coordinator.live.data
         return explain(
             data.vehicles[self.resource_id],
-            session=(self.coordinator.sessions.data or {}).get(self.resource_id),
+            session=self._session,
             evses=data.evses,
             plan=self.plan,
             now=dt_util.utcnow(),
