@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
+from datetime import datetime
 from functools import wraps
 from typing import Any, Concatenate, Final
 
@@ -12,6 +13,7 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
 
 from .api import (
     ChargingSession,
@@ -33,6 +35,7 @@ from .followers import (
     EvEnergySessionsCoordinator,
     FollowerCoordinator,
 )
+from .lifecycle import Lifecycle
 from .plan import ChargePlan
 from .plan_coordinator import EvEnergyPlanCoordinator
 from .price_coordinator import EvEnergyPriceCoordinator, PriceView
@@ -100,8 +103,8 @@ def async_add_resource_entities(
 UNKNOWN_SHOWN: Final = object()
 
 
-class ChangeFilter:
-    """Skips state writes that would show nothing new.
+class ChangeFilter(Entity):
+    """Writes a state only when it shows something new, and on time when time alone changes it.
 
     A coordinator tells its listeners which resources changed (`changed_ids`, in its own
     terms: vehicle, charger or account ids). An entity reads one or more of them
@@ -111,11 +114,23 @@ class ChangeFilter:
     unchanged. A new `sampled_at` moves every status on nearly every poll: unless the entity
     shows that time (`_follows_sample_time`), a resource whose only change it is has nothing
     new for it, which it learns without computing its value.
+
+    A state that changes as time passes says when it next may (`_next_flip`): after every
+    evaluation a timer is armed for that instant, and it re-evaluates through this same
+    filter, so it writes only if the shown value did change.
     """
 
     resource_id: str
     _shown_available: bool | None = None
     _shown: object = UNKNOWN_SHOWN
+    # Created with the first flip to arm; stops with the entity.
+    timers: Lifecycle | None = None
+    _flip_at: datetime | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the first state is written with."""
+        await super().async_added_to_hass()
+        self._remember_shown(self.available)
 
     def _shown_value(self) -> object:
         """Return what the entity shows (its value), or UNKNOWN_SHOWN."""
@@ -129,6 +144,10 @@ class ChangeFilter:
         """Return the resources whose data the entity shows or derives its state from."""
         return (self.resource_id,)
 
+    def _next_flip(self, now: datetime) -> datetime | None:
+        """Return when what it shows may next change with no new data; None: not by itself."""
+        return None
+
     def _sources_changed(self, changed_ids: set[str], sample_only_ids: frozenset[str]) -> bool:
         for source in self._source_ids():
             if source in changed_ids and (
@@ -138,13 +157,19 @@ class ChangeFilter:
         return False
 
     def _evaluate(self) -> object:
-        """Return what it shows now."""
-        return self._shown_value()
+        """Return what it shows now, and arm the timer for when time alone changes that."""
+        shown = self._shown_value()
+        self._arm_flip(self._next_flip(dt_util.utcnow()))
+        return shown
 
     def _remember_shown(self, available: bool) -> None:
         self._shown_available = available
         # An unavailable entity shows no value (its resource may be gone from the data).
-        self._shown = self._evaluate() if available else UNKNOWN_SHOWN
+        if available:
+            self._shown = self._evaluate()
+        else:
+            self._shown = UNKNOWN_SHOWN
+            self._arm_flip(None)
 
     def _shows_news(
         self,
@@ -155,8 +180,9 @@ class ChangeFilter:
         if available == self._shown_available:
             if changed_ids is not None and not self._sources_changed(changed_ids, sample_only_ids):
                 return False
-            if available and (shown := self._evaluate()) is not UNKNOWN_SHOWN:
-                if shown == self._shown:
+            if available:
+                shown = self._evaluate()
+                if shown is not UNKNOWN_SHOWN and shown == self._shown:
                     return False
                 self._shown = shown
                 return True
@@ -166,6 +192,23 @@ class ChangeFilter:
     def _shows_news_of(self, source: EvEnergyBaseCoordinator[Any]) -> bool:
         """Whether the update `source` is telling its listeners of shows anything new."""
         return self._shows_news(source.changed_ids, self.available, source.sample_only_ids)
+
+    @callback
+    def _arm_flip(self, when: datetime | None) -> None:
+        if when == self._flip_at:
+            return
+        self._flip_at = when
+        if self.timers is None:
+            if when is None:
+                return
+            self.timers = Lifecycle(self.hass, self.async_on_remove, self.entity_id)
+        self.timers.at("flip", when, self._on_flip)
+
+    @callback
+    def _on_flip(self) -> None:
+        self._flip_at = None
+        if self._shows_news(None, self.available):
+            self.async_write_ha_state()
 
 
 class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
@@ -184,11 +227,6 @@ class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
         self.entity_description = description
         self.resource_id = resource_id
         self._attr_unique_id = f"{resource_id}_{description.key}"
-
-    async def async_added_to_hass(self) -> None:
-        """Remember the availability the first state was written with."""
-        await super().async_added_to_hass()
-        self._remember_shown(self.available)
 
     @callback
     def _handle_coordinator_update(self) -> None:
@@ -278,9 +316,8 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
         self._attr_device_info = device_info
 
     async def async_added_to_hass(self) -> None:
-        """Also follow the live poll; remember the availability first written."""
+        """Also follow the live poll."""
         await super().async_added_to_hass()
-        self._remember_shown(self.available)
         self.async_on_remove(self.coordinator.live.async_add_listener(self._handle_live_update))
 
     @callback

@@ -66,7 +66,7 @@ from .followers import EvEnergySessionsCoordinator
 from .plan import ChargePlan
 from .price_coordinator import EvEnergyPriceCoordinator, PriceView
 from .runtime import EvEnergyConfigEntry
-from .status import ChargingStatus, StatusExplanation, explain
+from .status import ChargingStatus, StatusExplanation, explain, next_change
 
 PARALLEL_UPDATES = 0
 
@@ -889,7 +889,8 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
     """Why the vehicle is (not) charging: from the live poll, its latest session and its plan.
 
     It follows the plan (whose timer ticks at slot boundaries), the live poll (its car and the
-    charger of its session) and the sessions, so it changes as soon as any of them does.
+    charger of its session) and the sessions, so it changes as soon as any of them does; and
+    a charger that stops reporting turns it offline on time, from a timer of its own.
     """
 
     _shows_live_data = True
@@ -906,7 +907,7 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         return live.last_update_success and self.resource_id in live.data.vehicles
 
     def _follows_sample_time(self) -> bool:
-        # A charger that has not reported for a while is part of the explanation.
+        # An offline charger that reports again, nothing else changed, is online again.
         return True
 
     @property
@@ -919,6 +920,16 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         if session is not None and session.evse_id is not None:
             return (self.resource_id, session.evse_id)
         return (self.resource_id,)
+
+    def _next_flip(self, now: datetime) -> datetime | None:
+        data = self.coordinator.live.data
+        return next_change(
+            data.vehicles[self.resource_id],
+            session=self._session,
+            evses=data.evses,
+            plan=self.plan,
+            now=now,
+        )
 
     def _shown_value(self) -> object:
         explanation = self._explanation()
