@@ -179,10 +179,12 @@ class MockApi:
     connectivity: dict[str, Any] = field(
         default_factory=lambda: load_json_object_fixture("connectivity.json")
     )
-    # Every sub-session's plan, whatever its id (boost in tests adds new sub-sessions).
+    # Every sub-session's plan, whatever its id (boost in tests adds new sub-sessions)...
     schedules: dict[str, Any] = field(
         default_factory=lambda: load_json_object_fixture("schedules.json")
     )
+    # ...but these, by sub-session id.
+    sub_session_schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     notifications: list[dict[str, Any]] = field(
         default_factory=lambda: _objects("notifications.json")
     )
@@ -222,7 +224,7 @@ class MockApi:
         self._endpoint(
             "get",
             SCHEDULES_URL,
-            lambda *_: (self.schedules, {}),
+            lambda url, _: (self.sub_session_schedules.get(url.parts[-2], self.schedules), {}),
             match=re.compile(rf"^{re.escape(API)}/charging_sub_sessions/[^/]+/schedules"),
         )
         self._endpoint(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
 from homeassistant.const import STATE_OFF, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from .conftest import NOW, VEHICLES_URL, Fault, MockApi, setup_integration, state_of
+from custom_components.ev_energy.sensor import ChargingStatusSensor
+
+from .conftest import EVSES_URL, NOW, VEHICLES_URL, Fault, MockApi, setup_integration, state_of
 
 STATUS = "sensor.family_car_charging_status"
 
@@ -131,3 +135,72 @@ async def test_fast_changing_sensors_are_disabled_by_default(
         entry = entity_registry.async_get(entity_id)
         assert entry is not None, entity_id
         assert (entry.disabled_by is not None) is disabled, entity_id
+
+
+async def test_a_car_without_telematics_follows_its_charger(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A car that reports no plug or charging state: its charger starting shows at that poll."""
+    mock_api.vehicles[0]["latest_status_log"].update(
+        is_plugged_in=None, is_charging=None, charge_rate_watts=None, state=None
+    )
+    charger = mock_api.evses[0]["latest_status_log"]
+    charger.update(is_charging=False, charge_rate_watts=0, control_pilot_status="B")
+    mock_api.schedules["schedules"] = []
+    await setup_integration(hass, config_entry)
+    # Plugged in (the charger says), not charging, nothing planned: nothing explains it.
+    assert state_of(hass, STATUS).state == STATE_UNKNOWN
+
+    charger.update(
+        is_charging=True,
+        charge_rate_watts=7180,
+        control_pilot_status="C",
+        sampled_at="2026-11-22T10:10:30Z",
+    )
+    reads = len(mock_api.calls(EVSES_URL))
+    await _move(hass, freezer, NOW + timedelta(minutes=1))
+    assert len(mock_api.calls(EVSES_URL)) == reads + 1, "the next poll reads the charger"
+    assert state_of(hass, STATUS).state == "charging"
+
+
+async def test_charger_offline_on_time_though_nothing_changes(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Its charger last reported at 09:59: offline from 10:29, though every poll says the same.
+
+    Once it reports again the car is charging, and offline again 30 minutes later, until the
+    entry is unloaded: that ends the timer.
+    """
+    # One price all morning: no price boundary re-evaluates the status by chance.
+    mock_api.prices = [
+        {"started_at": "2026-11-22T08:00:00Z", "interval_seconds": 14400, "price_minor_units": 20}
+    ]
+    await setup_integration(hass, config_entry)
+    sensor = hass.data[SENSOR_DOMAIN].get_entity(STATUS)
+    assert isinstance(sensor, ChargingStatusSensor)
+    while dt_util.utcnow() < datetime(2026, 11, 22, 10, 28, tzinfo=UTC):
+        await _move(hass, freezer, dt_util.utcnow() + timedelta(minutes=1))
+    await _move(hass, freezer, datetime(2026, 11, 22, 10, 28, 59, tzinfo=UTC))
+    assert state_of(hass, STATUS).state == "charging"
+
+    await _move(hass, freezer, datetime(2026, 11, 22, 10, 29, 1, tzinfo=UTC))
+    status = state_of(hass, STATUS)
+    assert status.state == "charger_offline"
+    assert status.last_changed == datetime(2026, 11, 22, 10, 29, 1, tzinfo=UTC)
+
+    # It reports again; nothing else changes.
+    mock_api.evses[0]["latest_status_log"]["sampled_at"] = "2026-11-22T10:30:00Z"
+    await _move(hass, freezer, datetime(2026, 11, 22, 10, 31, tzinfo=UTC))
+    assert state_of(hass, STATUS).state == "charging"
+    assert sensor.timers is not None
+    assert sensor.timers.armed("flip")
+
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    assert sensor.timers.stopped
+    assert not sensor.timers.armed("flip")

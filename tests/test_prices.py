@@ -489,3 +489,28 @@ def test_daily_prices_parsing_is_tolerant() -> None:
     assert bands == (RateBand("peak", Decimal("0.30"), ((time(7), time(0)),)),)
     odd = parse_daily_prices({"peak": {"price": "0.2", "times": [{"start": "7am", "end": 3}]}})
     assert odd == (RateBand("peak", Decimal("0.2"), ()),)
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_cheapest_window_ends_between_price_boundaries(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """1.25 h from 04:00 ends at 05:15, where no price changes: its own timer turns it off."""
+    await hass.config.async_update(time_zone="Europe/London")
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, options={CONF_WINDOW_HOURS: 1.25, CONF_WINDOW_END: "12:00:00"}
+    )
+    freezer.move_to(_utc("2026-11-22T03:00:00+00:00"))
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, WINDOW).attributes["end"] == "2026-11-22T05:15:00+00:00"
+
+    await _at(hass, freezer, _utc("2026-11-22T05:14:59+00:00"))
+    assert state_of(hass, WINDOW).state == "on"
+    await _at(hass, freezer, _utc("2026-11-22T05:15:00+00:00"))
+    window = state_of(hass, WINDOW)
+    assert window.state == "off"
+    assert window.last_changed == _utc("2026-11-22T05:15:00+00:00")

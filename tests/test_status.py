@@ -24,6 +24,7 @@ from custom_components.ev_energy.status import (
     StatusExplanation,
     charger_offline,
     explain,
+    next_change,
 )
 
 from .api.fake_api import load_fixture
@@ -31,6 +32,7 @@ from .api.fake_api import load_fixture
 # The fixtures' instant: the car's status was sampled at 09:58, the charger's at 09:59.
 NOW = datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
 SLOT_START = "2026-11-22T11:00:00Z"
+_TICK = timedelta(microseconds=1)
 
 
 def raw_vehicle() -> dict[str, Any]:
@@ -293,3 +295,54 @@ def test_charging_wins_over_complete() -> None:
     vehicle["latest_status_log"].update(is_complete=True, state_of_charge_percentage=80)
     result = run(vehicle, evse=raw_evse(), session=raw_session())
     assert result == StatusExplanation(state=ChargingStatus.CHARGING)
+
+
+def when(
+    vehicle: dict[str, Any],
+    *,
+    evse: dict[str, Any] | None = None,
+    session: dict[str, Any] | None = None,
+    plan: ChargePlan | None = None,
+) -> datetime | None:
+    evses = {} if evse is None else {evse["id"]: Evse.from_api(evse)}
+    return next_change(
+        Vehicle.from_api(vehicle),
+        session=ChargingSession.from_api(session) if session else None,
+        evses=evses,
+        plan=plan or plan_of(),
+        now=NOW,
+    )
+
+
+def test_next_change_is_when_the_silent_charger_turns_offline() -> None:
+    """Sampled at 09:59: charging up to 10:29 itself, offline from the next instant."""
+    flip = when(raw_vehicle(), evse=raw_evse(), session=raw_session())
+    assert flip == datetime(2026, 11, 22, 10, 29, 0, 1, tzinfo=UTC)
+    before = run(raw_vehicle(), evse=raw_evse(), session=raw_session(), now=flip - _TICK)
+    assert before == StatusExplanation(state=ChargingStatus.CHARGING)
+    at = run(raw_vehicle(), evse=raw_evse(), session=raw_session(), now=flip)
+    assert at == StatusExplanation(state=ChargingStatus.CHARGER_OFFLINE)
+
+
+def test_next_change_is_a_slot_boundary_when_sooner() -> None:
+    """A slot starting at 10:15 (and ending at 10:45) comes before the charger's 10:29."""
+    plan = plan_of("2026-11-22T10:15:00Z")
+    assert when(raw_vehicle(), evse=raw_evse(), session=raw_session(), plan=plan) == datetime(
+        2026, 11, 22, 10, 15, tzinfo=UTC
+    )
+    # Without a charger only the plan moves with time.
+    assert when(raw_vehicle(), plan=plan) == datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
+    assert when(raw_vehicle()) is None
+
+
+def test_no_next_change_while_offline_or_disconnected() -> None:
+    """Offline (silent or E) and disconnected outrank the plan, and only new data ends them."""
+    plan = plan_of(SLOT_START)
+    silent = raw_evse()
+    silent["latest_status_log"]["sampled_at"] = "2026-11-22T09:00:00Z"
+    assert when(raw_vehicle(), evse=silent, session=raw_session(), plan=plan) is None
+    shut_off = raw_evse()
+    shut_off["latest_status_log"]["control_pilot_status"] = "E"
+    assert when(raw_vehicle(), evse=shut_off, session=raw_session(), plan=plan) is None
+    leaf = copy.deepcopy(load_fixture("vehicles.json")[1])
+    assert when(leaf, evse=raw_evse(), session=raw_session(), plan=plan) is None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import timedelta
+import copy
+from datetime import UTC, datetime, timedelta
 import time
 from unittest.mock import patch
 
@@ -22,6 +23,7 @@ from yarl import URL
 
 from custom_components.ev_energy.api import SESSIONS_PAGE_SIZE, EvEnergyClient, StaticTokenAuth
 from custom_components.ev_energy.const import IDLE_UPDATE_INTERVAL, UPDATE_INTERVAL
+from custom_components.ev_energy.entity import ChangeFilter
 from custom_components.ev_energy.sensor import VehicleSensor
 
 from .conftest import (
@@ -400,3 +402,120 @@ async def test_a_plan_re_read_without_room_keeps_the_copy_and_waits(
         await _tick(hass, freezer, 60)
     assert len(mock_api.calls(SCHEDULES_URL)) == 2  # when setup's reads left the hour
     assert runtime.plans.data[VEHICLE_ID].read_at > read_at
+
+
+PLAN_ENTITIES = (
+    "sensor.{}_next_charge_start",
+    "sensor.{}_planned_charge_end",
+    "sensor.{}_planned_energy",
+    "sensor.{}_planned_cost",
+    "sensor.{}_planned_co2",
+    "binary_sensor.{}_charging_planned",
+    "calendar.{}_charging",
+    "sensor.{}_charging_status",
+)
+
+
+def _cars_with_plans(mock_api: MockApi, count: int) -> list[str]:
+    """`count` cars like the first, each charging in an open session of its own, no charger.
+
+    Return each car's sub-session id.
+    """
+    car, session = mock_api.vehicles[0], mock_api.sessions[0]
+    mock_api.vehicles_page2 = []
+    mock_api.evses = []
+    mock_api.user["evses"] = []
+    mock_api.vehicles, mock_api.sessions, sub_sessions = [], [], []
+    for n in range(1, count + 1):
+        vehicle_id, sub_session_id = f"vhcl01HRFF3SEVSCRAV9B3CHVD{n:04d}", f"csub-{n}"
+        mock_api.vehicles.append(
+            {**copy.deepcopy(car), "id": vehicle_id, "description": f"Car {n}"}
+        )
+        sub_session = {**session["sub_sessions"][0], "id": sub_session_id}
+        mock_api.sessions.append(
+            {
+                **session,
+                "id": f"cses-{n}",
+                "vehicle": f"{VEHICLES_URL}/{vehicle_id}",
+                "evse": None,
+                "sub_sessions": [sub_session],
+            }
+        )
+        sub_sessions.append(sub_session_id)
+    return sub_sessions
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_plans_write_only_what_changed(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+    writes: list[str],
+) -> None:
+    """Five cars' plans: what did not change is not written, nor even evaluated if it can tell.
+
+    A re-read with the same answer, a price boundary and another car's slot boundary write
+    none of a car's plan entities; a changed plan writes only what it changed.
+    """
+    sub_sessions = _cars_with_plans(mock_api, 5)
+    await setup_integration(hass, config_entry)
+    every = {e.format(f"car_{n}") for n in range(1, 6) for e in PLAN_ENTITIES}
+    car_3 = {e.format("car_3") for e in PLAN_ENTITIES}
+    assert all(hass.states.get(entity_id) for entity_id in every)
+    evaluated: set[str] = set()
+    original = ChangeFilter._evaluate
+
+    def counting(self: ChangeFilter) -> object:
+        evaluated.add(self.entity_id)
+        return original(self)
+
+    async def tick_until_plans_read(reads: int) -> None:
+        """Tick a minute at a time until `reads` plans were read; `evaluated` is the last tick's."""
+        for _ in range(31):
+            if sum("/schedules" in str(call[1]) for call in mock_api.calls()) >= reads:
+                return
+            evaluated.clear()
+            await _tick(hass, freezer, 60)
+        pytest.fail(f"{reads} plan reads expected within 30 minutes")
+
+    with patch.object(ChangeFilter, "_evaluate", counting):
+        # Through the 10:30 price boundary to the 10:40 re-read of all five plans.
+        writes.clear()
+        await tick_until_plans_read(10)
+        assert [e for e in writes if e in every] == []
+        assert evaluated & every == set()
+
+        # Car 3's plan now starts at 12:45: its next re-read (11:10) writes what that changes.
+        plan = copy.deepcopy(mock_api.schedules)
+        plan["schedules"][5]["interval_seconds"] = 900
+        plan["schedules"].insert(6, {**plan["schedules"][6], "started_at": "2026-11-22T12:45:00Z"})
+        mock_api.sub_session_schedules[sub_sessions[2]] = plan
+        writes.clear()
+        await tick_until_plans_read(15)
+        assert evaluated & every == car_3
+        assert sorted(e for e in writes if e in every) == [
+            "calendar.car_3_charging",
+            "sensor.car_3_next_charge_start",
+            "sensor.car_3_planned_co2",
+            "sensor.car_3_planned_cost",
+            "sensor.car_3_planned_energy",
+        ]
+        assert state_of(hass, "sensor.car_3_next_charge_start").state == (
+            "2026-11-22T12:45:00+00:00"
+        )
+
+        # 12:45, car 3's slot starts: the other cars' plan entities are not even evaluated.
+        freezer.move_to(datetime(2026, 11, 22, 12, 44, 30, tzinfo=UTC))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        writes.clear()
+        evaluated.clear()
+        await _tick(hass, freezer, 30)
+    assert state_of(hass, "binary_sensor.car_3_charging_planned").state == STATE_ON
+    assert evaluated & every == car_3
+    # The calendar's own timer writes it as its event begins.
+    assert sorted(e for e in writes if e in every) == [
+        "binary_sensor.car_3_charging_planned",
+        "calendar.car_3_charging",
+    ]

@@ -9,12 +9,11 @@ from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .api import Evse, PriceWindow, Vehicle
+from .api import Evse, PriceSchedule, PriceWindow, Vehicle
 from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS
 from .coordinator import EvEnergyData
 from .entity import (
@@ -157,7 +156,7 @@ class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
 
     The period runs up to the next occurrence of the end time (local time), so the window is
     stable through the day and recomputed whenever prices arrive; it turns on and off on time
-    from local timers.
+    from the entity's flip timer.
     """
 
     def __init__(
@@ -171,63 +170,49 @@ class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
         super().__init__(coordinator, description)
         self._duration = duration
         self._end = end
-        self._window: PriceWindow | None = None
-        self._unsub_timer: CALLBACK_TYPE | None = None
+        # The period's end and the price list it was computed from, with its window.
+        self._computed: tuple[datetime, PriceSchedule, PriceWindow | None] | None = None
 
-    async def async_added_to_hass(self) -> None:
-        """Compute the first window."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self._cancel_timer)
-        self._recompute()
-
-    @callback
-    def _handle_coordinator_update(self) -> None:
-        self._recompute()
-        super()._handle_coordinator_update()
-
-    @callback
-    def _recompute(self) -> None:
-        now = dt_util.utcnow()
+    def _window(self, now: datetime) -> tuple[datetime, PriceWindow | None]:
+        """Return the current period's end and its window, computed once per period and list."""
         zone = dt_util.get_default_time_zone()
         local_now = now.astimezone(zone)
         period_end = datetime.combine(local_now.date(), self._end, zone)
         if period_end <= local_now:
             period_end = datetime.combine(local_now.date() + timedelta(days=1), self._end, zone)
-        period_start = datetime.combine(period_end.date() - timedelta(days=1), self._end, zone)
-        self._window = self.prices.schedule.cheapest_window(
-            self._duration, period_start.astimezone(UTC), period_end.astimezone(UTC)
-        )
+        schedule = self.prices.schedule
+        computed = self._computed
+        if computed is None or computed[0] != period_end or computed[1] != schedule:
+            period_start = datetime.combine(period_end.date() - timedelta(days=1), self._end, zone)
+            window = schedule.cheapest_window(
+                self._duration, period_start.astimezone(UTC), period_end.astimezone(UTC)
+            )
+            computed = self._computed = (period_end, schedule, window)
+        return period_end, computed[2]
+
+    def _shown_value(self) -> object:
+        return self.is_on, self.extra_state_attributes
+
+    def _next_flip(self, now: datetime) -> datetime | None:
+        period_end, window = self._window(now)
         flips = [period_end.astimezone(UTC)]
-        if self._window is not None:
-            flips += [self._window.start, self._window.end]
-        self._cancel_timer()
-        self._unsub_timer = async_track_point_in_utc_time(
-            self.hass, self._on_flip, min(flip for flip in flips if flip > now)
-        )
-
-    @callback
-    def _on_flip(self, _: datetime) -> None:
-        self._unsub_timer = None
-        self._recompute()
-        self.async_write_ha_state()
-
-    @callback
-    def _cancel_timer(self) -> None:
-        if self._unsub_timer is not None:
-            self._unsub_timer()
-            self._unsub_timer = None
+        if window is not None:
+            flips += [window.start, window.end]
+        return min(flip for flip in flips if flip > now)
 
     @property
     def is_on(self) -> bool | None:
         """Whether now is inside the window; unknown while no window can be priced."""
-        if self._window is None:
+        now = dt_util.utcnow()
+        _, window = self._window(now)
+        if window is None:
             return None
-        return self._window.start <= dt_util.utcnow() < self._window.end
+        return window.start <= now < window.end
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
         """The window's bounds and average price."""
-        window = self._window
+        _, window = self._window(dt_util.utcnow())
         return {
             "start": window.start.isoformat() if window else None,
             "end": window.end.isoformat() if window else None,
@@ -236,7 +221,11 @@ class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
 
 
 class ChargingPlannedSensor(EvEnergyPlanEntity, BinarySensorEntity):
-    """On while the plan says power is on; flips at slot boundaries from a local timer."""
+    """On while the plan says power is on; flips at slot boundaries from the plans' timer."""
+
+    def _shown_value(self) -> object:
+        slot = self.plan.active(dt_util.utcnow())
+        return slot is not None, slot.type if slot else None
 
     @property
     def is_on(self) -> bool:

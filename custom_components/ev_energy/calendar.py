@@ -57,9 +57,11 @@ class ChargingCalendar(EvEnergyPlanEntity, CalendarEntity):
     async def async_added_to_hass(self) -> None:
         """Also follow the sessions, which the past events come from."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.sessions.async_add_listener(self._handle_coordinator_update)
-        )
+        self._follow(self.coordinator.sessions)
+
+    def _shown_value(self) -> object:
+        # On and off at the event's start and end: CalendarEntity arms its own timers for those.
+        return self.event
 
     @property
     def event(self) -> CalendarEvent | None:

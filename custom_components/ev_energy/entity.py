@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
+from datetime import datetime
 from functools import wraps
 from typing import Any, Concatenate, Final
 
@@ -12,6 +13,7 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
 
 from .api import (
     ChargingSession,
@@ -22,12 +24,18 @@ from .api import (
     Vehicle,
 )
 from .const import DOMAIN
-from .coordinator import EvEnergyData, EvEnergyLiveCoordinator, error_translation
+from .coordinator import (
+    EvEnergyBaseCoordinator,
+    EvEnergyData,
+    EvEnergyLiveCoordinator,
+    error_translation,
+)
 from .followers import (
     EvEnergyConnectivityCoordinator,
     EvEnergySessionsCoordinator,
     FollowerCoordinator,
 )
+from .lifecycle import Lifecycle
 from .plan import ChargePlan
 from .plan_coordinator import EvEnergyPlanCoordinator
 from .price_coordinator import EvEnergyPriceCoordinator, PriceView
@@ -95,33 +103,73 @@ def async_add_resource_entities(
 UNKNOWN_SHOWN: Final = object()
 
 
-class ChangeFilter:
-    """Skips state writes that would show nothing new.
+class ChangeFilter(Entity):
+    """Writes a state only when it shows something new, and on time when time alone changes it.
 
-    A coordinator tells its listeners which resources changed (`changed_ids`): an entity of
-    another resource has nothing new to show unless its availability flipped. An entity that
-    can say cheaply what it shows (`_shown_value`) also skips an update of its own resource
-    that leaves that unchanged. A new `sampled_at` moves every status on nearly every poll:
-    unless the entity shows that time (`_follows_sample_time`), a resource whose only change
-    it is has nothing new for it, which it learns without computing its value.
+    A coordinator tells its listeners which resources changed (`changed_ids`, in its own
+    terms: vehicle, charger or account ids). An entity reads one or more of them
+    (`_source_ids`: its own, and e.g. the charger a car's session is on); an update that
+    changed none of them has nothing new for it unless its availability flipped. An entity
+    that can say cheaply what it shows (`_shown_value`) also skips an update that leaves that
+    unchanged. A new `sampled_at` moves every status on nearly every poll: unless the entity
+    shows that time (`_follows_sample_time`), a resource whose only change it is has nothing
+    new for it, which it learns without computing its value.
+
+    A state that changes as time passes says when it next may (`_next_flip`): after every
+    evaluation a timer is armed for that instant, and it re-evaluates through this same
+    filter, so it writes only if the shown value did change.
     """
 
     resource_id: str
     _shown_available: bool | None = None
     _shown: object = UNKNOWN_SHOWN
+    # Created with the first flip to arm; stops with the entity.
+    timers: Lifecycle | None = None
+    _flip_at: datetime | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the first state is written with."""
+        await super().async_added_to_hass()
+        self._remember_shown(self.available)
 
     def _shown_value(self) -> object:
         """Return what the entity shows (its value), or UNKNOWN_SHOWN."""
         return UNKNOWN_SHOWN
 
     def _follows_sample_time(self) -> bool:
-        """Whether what the entity shows depends on its status's sample time."""
+        """Whether what the entity shows depends on its sources' sample time."""
         return False
+
+    def _source_ids(self) -> Iterable[str]:
+        """Return the resources whose data the entity shows or derives its state from."""
+        return (self.resource_id,)
+
+    def _next_flip(self, now: datetime) -> datetime | None:
+        """Return when what it shows may next change with no new data; None: not by itself."""
+        return None
+
+    def _sources_changed(self, changed_ids: set[str], sample_only_ids: frozenset[str]) -> bool:
+        for source in self._source_ids():
+            if source in changed_ids and (
+                source not in sample_only_ids or self._follows_sample_time()
+            ):
+                return True
+        return False
+
+    def _evaluate(self) -> object:
+        """Return what it shows now, and arm the timer for when time alone changes that."""
+        shown = self._shown_value()
+        self._arm_flip(self._next_flip(dt_util.utcnow()))
+        return shown
 
     def _remember_shown(self, available: bool) -> None:
         self._shown_available = available
         # An unavailable entity shows no value (its resource may be gone from the data).
-        self._shown = self._shown_value() if available else UNKNOWN_SHOWN
+        if available:
+            self._shown = self._evaluate()
+        else:
+            self._shown = UNKNOWN_SHOWN
+            self._arm_flip(None)
 
     def _shows_news(
         self,
@@ -130,17 +178,37 @@ class ChangeFilter:
         sample_only_ids: frozenset[str] = frozenset(),
     ) -> bool:
         if available == self._shown_available:
-            if changed_ids is not None and self.resource_id not in changed_ids:
+            if changed_ids is not None and not self._sources_changed(changed_ids, sample_only_ids):
                 return False
-            if self.resource_id in sample_only_ids and not self._follows_sample_time():
-                return False
-            if available and (shown := self._shown_value()) is not UNKNOWN_SHOWN:
-                if shown == self._shown:
+            if available:
+                shown = self._evaluate()
+                if shown is not UNKNOWN_SHOWN and shown == self._shown:
                     return False
                 self._shown = shown
                 return True
         self._remember_shown(available)
         return True
+
+    def _shows_news_of(self, source: EvEnergyBaseCoordinator[Any]) -> bool:
+        """Whether the update `source` is telling its listeners of shows anything new."""
+        return self._shows_news(source.changed_ids, self.available, source.sample_only_ids)
+
+    @callback
+    def _arm_flip(self, when: datetime | None) -> None:
+        if when == self._flip_at:
+            return
+        self._flip_at = when
+        if self.timers is None:
+            if when is None:
+                return
+            self.timers = Lifecycle(self.hass, self.async_on_remove, self.entity_id)
+        self.timers.at("flip", when, self._on_flip)
+
+    @callback
+    def _on_flip(self) -> None:
+        self._flip_at = None
+        if self._shows_news(None, self.available):
+            self.async_write_ha_state()
 
 
 class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
@@ -160,15 +228,9 @@ class EvEnergyEntity(ChangeFilter, CoordinatorEntity[EvEnergyLiveCoordinator]):
         self.resource_id = resource_id
         self._attr_unique_id = f"{resource_id}_{description.key}"
 
-    async def async_added_to_hass(self) -> None:
-        """Remember the availability the first state was written with."""
-        await super().async_added_to_hass()
-        self._remember_shown(self.available)
-
     @callback
     def _handle_coordinator_update(self) -> None:
-        coordinator = self.coordinator
-        if self._shows_news(coordinator.changed_ids, self.available, coordinator.sample_only_ids):
+        if self._shows_news_of(self.coordinator):
             super()._handle_coordinator_update()
 
 
@@ -254,26 +316,35 @@ class EvEnergyFollowerEntity[CoordinatorT: FollowerCoordinator[Any]](
         self._attr_device_info = device_info
 
     async def async_added_to_hass(self) -> None:
-        """Also follow the live poll; remember the availability first written."""
+        """Also follow the live poll."""
         await super().async_added_to_hass()
-        self._remember_shown(self.available)
         self.async_on_remove(self.coordinator.live.async_add_listener(self._handle_live_update))
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        if self._shows_news(self.coordinator.changed_ids, self.available):
+        if self._shows_news_of(self.coordinator):
             super()._handle_coordinator_update()
 
     @callback
     def _handle_live_update(self) -> None:
         """Rewrite when the availability flipped, or what it shows of the live poll changed."""
-        live = self.coordinator.live
         if self._shows_live_data:
-            news = self._shows_news(live.changed_ids, self.available, live.sample_only_ids)
+            news = self._shows_news_of(self.coordinator.live)
         else:
             news = self._shows_news(set(), self.available)
         if news:
             super()._handle_coordinator_update()
+
+    @callback
+    def _follow(self, source: EvEnergyBaseCoordinator[Any]) -> None:
+        """Also follow another coordinator it reads, through the same filter."""
+
+        @callback
+        def update() -> None:
+            if self._shows_news_of(source):
+                self.async_write_ha_state()
+
+        self.async_on_remove(source.async_add_listener(update))
 
     @property
     def in_account(self) -> bool:
@@ -409,9 +480,7 @@ class EvEnergyPlanEntity(EvEnergyFollowerEntity[EvEnergyPlanCoordinator]):
     async def async_added_to_hass(self) -> None:
         """Also follow the prices, which the plan's cost comes from."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.prices.async_add_listener(self._handle_coordinator_update)
-        )
+        self._follow(self.coordinator.prices)
 
     @property
     def plan(self) -> ChargePlan:

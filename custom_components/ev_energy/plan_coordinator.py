@@ -11,8 +11,9 @@ that vehicle's problem alone (resource_backoff).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 import logging
 import time
 
@@ -50,7 +51,8 @@ class VehiclePlan:
 
     target: PlanTarget
     slots: tuple[PlanSlot, ...] | None
-    read_at: datetime
+    # Not part of the plan: a re-read with the same answer is no change, and tells nobody.
+    read_at: datetime = field(compare=False)
 
 
 class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
@@ -248,9 +250,17 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         """Tell listeners, then re-arm the boundary timer."""
         super().async_update_listeners()
         now = dt_util.utcnow()
-        boundaries = [
-            boundary
+        boundaries = {
+            vehicle_id: boundary
             for vehicle_id in self.data or {}
             if (boundary := self.plan_for(vehicle_id).next_change(now)) is not None
-        ]
-        self.timers.at("boundary", min(boundaries, default=None), self.async_update_listeners)
+        }
+        first = min(boundaries.values(), default=None)
+        at_first = {vehicle_id for vehicle_id, when in boundaries.items() if when == first}
+        self.timers.at("boundary", first, partial(self._on_boundary, at_first))
+
+    @callback
+    def _on_boundary(self, vehicle_ids: set[str]) -> None:
+        """Tell the listeners that the slots of these vehicles' plans start or end now."""
+        self._pending_changed = vehicle_ids
+        self.async_update_listeners()

@@ -66,7 +66,7 @@ from .followers import EvEnergySessionsCoordinator
 from .plan import ChargePlan
 from .price_coordinator import EvEnergyPriceCoordinator, PriceView
 from .runtime import EvEnergyConfigEntry
-from .status import ChargingStatus, StatusExplanation, explain
+from .status import ChargingStatus, StatusExplanation, explain, next_change
 
 PARALLEL_UPDATES = 0
 
@@ -850,6 +850,15 @@ class PlanSensor(EvEnergyPlanEntity, SensorEntity):
 
     entity_description: PlanSensorDescription
 
+    def _shown_value(self) -> object:
+        plan, now = self.plan, dt_util.utcnow()
+        description = self.entity_description
+        return (
+            description.value_fn(plan, now),
+            description.attributes_fn(plan, now),
+            self.native_unit_of_measurement,
+        )
+
     @property
     def native_value(self) -> SensorValue:
         """The value at the current instant."""
@@ -879,8 +888,9 @@ CHARGING_STATUS = SensorEntityDescription(
 class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
     """Why the vehicle is (not) charging: from the live poll, its latest session and its plan.
 
-    It follows the plan (whose timer ticks at slot boundaries), the prices, the live poll and
-    the sessions, so it changes as soon as any of them does.
+    It follows the plan (whose timer ticks at slot boundaries), the live poll (its car and the
+    charger of its session) and the sessions, so it changes as soon as any of them does; and
+    a charger that stops reporting turns it offline on time, from a timer of its own.
     """
 
     _shows_live_data = True
@@ -888,9 +898,7 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
     async def async_added_to_hass(self) -> None:
         """Also follow the sessions (boost, the charger in use)."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.sessions.async_add_listener(self._handle_coordinator_update)
-        )
+        self._follow(self.coordinator.sessions)
 
     @property
     def available(self) -> bool:
@@ -899,8 +907,29 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         return live.last_update_success and self.resource_id in live.data.vehicles
 
     def _follows_sample_time(self) -> bool:
-        # A charger that has not reported for a while is part of the explanation.
+        # An offline charger that reports again, nothing else changed, is online again.
         return True
+
+    @property
+    def _session(self) -> ChargingSession | None:
+        return (self.coordinator.sessions.data or {}).get(self.resource_id)
+
+    def _source_ids(self) -> tuple[str, ...]:
+        # The charger of its session speaks for a car without telematics.
+        session = self._session
+        if session is not None and session.evse_id is not None:
+            return (self.resource_id, session.evse_id)
+        return (self.resource_id,)
+
+    def _next_flip(self, now: datetime) -> datetime | None:
+        data = self.coordinator.live.data
+        return next_change(
+            data.vehicles[self.resource_id],
+            session=self._session,
+            evses=data.evses,
+            plan=self.plan,
+            now=now,
+        )
 
     def _shown_value(self) -> object:
         explanation = self._explanation()
@@ -912,7 +941,7 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         data = self.coordinator.live.data
         return explain(
             data.vehicles[self.resource_id],
-            session=(self.coordinator.sessions.data or {}).get(self.resource_id),
+            session=self._session,
             evses=data.evses,
             plan=self.plan,
             now=dt_util.utcnow(),

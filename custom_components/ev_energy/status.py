@@ -28,6 +28,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # ev.energy exposes no online flag: a charger silent this long is taken as offline.
 CHARGER_STALE_AFTER: Final = timedelta(minutes=30)
+# The finest step of a datetime: "over 30 minutes" holds from this long past them.
+_RESOLUTION: Final = timedelta(microseconds=1)
 
 _reported_unknown: set[tuple[object, ...]] = set()
 
@@ -60,6 +62,14 @@ class StatusExplanation:
         return {"next_charge_start": start.isoformat() if start else None}
 
 
+def charger_stale_at(evse: Evse) -> datetime | None:
+    """Return when the charger turns offline for its silence, unless it reports before."""
+    status = evse.status
+    if status is None or status.sampled_at is None:
+        return None
+    return status.sampled_at + CHARGER_STALE_AFTER + _RESOLUTION
+
+
 def charger_offline(evse: Evse, now: datetime) -> bool:
     """Whether the charger's latest status is over 30 minutes old or reports no power (E)."""
     status = evse.status
@@ -67,7 +77,13 @@ def charger_offline(evse: Evse, now: datetime) -> bool:
         return False
     if status.control_pilot_status is ControlPilot.E:
         return True
-    return status.sampled_at is not None and now - status.sampled_at > CHARGER_STALE_AFTER
+    stale_at = charger_stale_at(evse)
+    return stale_at is not None and now >= stale_at
+
+
+def _session_charger(session: ChargingSession | None, evses: dict[str, Evse]) -> Evse | None:
+    """Return the charger of the vehicle's latest session: the one it charges on."""
+    return evses.get(session.evse_id) if session and session.evse_id else None
 
 
 def explain(
@@ -81,8 +97,7 @@ def explain(
     """Explain the vehicle's charging state; None when the fields do not say."""
     if vehicle.integrated is IntegrationStatus.INACTIVE:
         return StatusExplanation(state=ChargingStatus.VEHICLE_DISCONNECTED)
-    # The charger of the vehicle's latest session: the one it charges on.
-    charger = evses.get(session.evse_id) if session and session.evse_id else None
+    charger = _session_charger(session, evses)
     if charger is not None and charger_offline(charger, now):
         return StatusExplanation(state=ChargingStatus.CHARGER_OFFLINE)
 
@@ -106,6 +121,31 @@ def explain(
         return idle
     _report_unknown(vehicle, plugged, charging, plan, now)
     return None
+
+
+def next_change(
+    vehicle: Vehicle,
+    *,
+    session: ChargingSession | None,
+    evses: dict[str, Evse],
+    plan: ChargePlan,
+    now: datetime,
+) -> datetime | None:
+    """When `explain` may next answer differently though no data changed; None: not by itself.
+
+    Time alone moves two of its inputs: the charger of the latest session turns offline once
+    silent for 30 minutes, and a planned slot starts or ends (waiting for it, or not).
+    """
+    if vehicle.integrated is IntegrationStatus.INACTIVE:
+        return None
+    charger = _session_charger(session, evses)
+    if charger is not None and charger_offline(charger, now):
+        # Offline outranks the rest, and only a new report ends it.
+        return None
+    stale_at = charger_stale_at(charger) if charger is not None else None
+    return min(
+        (when for when in (stale_at, plan.next_change(now)) if when is not None), default=None
+    )
 
 
 def _idle(vehicle: Vehicle, plan: ChargePlan, now: datetime) -> StatusExplanation | None:
