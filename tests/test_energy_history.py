@@ -12,8 +12,11 @@ from custom_components.ev_energy.api import ChargingSubSession, EnergyUsage
 from custom_components.ev_energy.energy_history import (
     HourRow,
     Quantity,
+    columns,
+    hour_states,
     hourly_values,
     restate,
+    touched,
 )
 
 E, M, C, S, CO2 = (
@@ -301,3 +304,19 @@ def test_restate_an_hour_between_recorded_ones() -> None:
         HourRow(H[2], 1.0, 13.0),
         HourRow(H[3], 3.0, 16.0),
     ]
+
+
+def test_a_recalculation_restates_the_hours_it_left_to_zero() -> None:
+    """6 kWh at 01:00 recalculated to 5 kWh at 00:00: both hours restated, 01:00 to 0.
+
+    The new contribution has no cost: the cost its old one counted goes to 0 as well.
+    """
+    old = columns({H[1]: {E: 6.0, C: 0.6}})
+    new = columns({H[0]: {E: 5.0}})
+    hours = touched(old, new)
+    assert hours == {E: {H[0], H[1]}, C: {H[1]}}
+    other = columns({H[1]: {E: 1.0}, H[3]: {E: 2.0}})
+    assert hour_states([new, other], hours) == {
+        E: {H[0]: 5.0, H[1]: 1.0},  # what the other sub-session put in 01:00 stays
+        C: {H[1]: 0.0},
+    }

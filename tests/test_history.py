@@ -159,6 +159,17 @@ def _open_usage(until: datetime, charging_until: datetime) -> dict[str, Any]:
     )
 
 
+def _finished(sub_id: str, start: datetime, end: datetime, **fields: Any) -> dict[str, Any]:
+    """A finished sub-session of the vehicle, like the overnight one, with these fields."""
+    return {
+        **_fixture_subs()[OVERNIGHT],
+        "id": sub_id,
+        "start": _iso(start),
+        "end": _iso(end),
+        **fields,
+    }
+
+
 @pytest.fixture
 def history_api(mock_api: MockApi) -> HistoryApi:
     """The overnight sub-session (from the fixtures) and the open one charging since 08:00."""
@@ -354,6 +365,81 @@ async def test_revised_interval_updates_its_hour_and_every_later_sum(
     for hour in ("11-22 00", "11-22 01", "11-22 06", "11-22 08", "11-22 09"):
         assert after[hour] == (before[hour][0], round(before[hour][1] - 1.5, 6)), hour
     assert history_api.usage_fetches(OVERNIGHT) == 2
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_recalculation_moving_energy_to_another_hour_empties_the_old_one(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+) -> None:
+    """6 kWh at 01:00 become 5 kWh at 00:00: 01:00 goes to 0, in every quantity, sums follow.
+
+    The recalculation also drops the meter reading and the price: meter energy, cost and savings
+    vanish from 01:00 and go to 0 there.
+    """
+    api = HistoryApi(mock_api)
+    midnight = datetime(2026, 11, 22, tzinfo=UTC)
+    sub_id = "csub01HSH04KDEWF6Z4DB2J77J7DD1"
+    later_id = "csub01HSH04KDEWF6Z4DB2J77J7DD2"
+    first = {
+        **_interval(midnight + timedelta(hours=1), 6000, alt=8000),
+        "interval_seconds": 3600,
+        "meter_usage_watt_hours": 6600,
+    }
+    api.add(
+        _finished(
+            sub_id,
+            midnight,
+            midnight + timedelta(hours=2),
+            energy_delivered_watt_hours=6000,
+            total_co2_grams=600,
+        ),
+        _usage(sub_id, [first]),
+    )
+    later = midnight + timedelta(hours=5)
+    api.add(
+        _finished(later_id, later, later + timedelta(hours=1), total_co2_grams=100),
+        _usage(later_id, [{**_interval(later, 1000), "interval_seconds": 3600}]),
+    )
+    await setup_integration(hass, config_entry)
+    assert await _hours(hass, ENERGY) == {"11-22 01": (6.0, 6.0), "11-22 05": (1.0, 7.0)}
+    assert (await _hours(hass, COST))["11-22 01"] == (0.6, 0.6)
+
+    recalculated = {
+        **_interval(midnight, 5000),
+        "interval_seconds": 3600,
+        "electricity_cost_sub_unit": None,
+    }
+    api.add(
+        _finished(
+            sub_id,
+            midnight,
+            midnight + timedelta(hours=2),
+            energy_delivered_watt_hours=5000,
+            total_co2_grams=500,
+        ),
+        _usage(sub_id, [recalculated]),
+    )
+    await _tick(hass, freezer, 30)
+
+    assert api.usage_fetches(sub_id) == 2
+    assert await _hours(hass, ENERGY) == {
+        "11-22 00": (5.0, 5.0),
+        "11-22 01": (0.0, 5.0),
+        "11-22 05": (1.0, 6.0),
+    }
+    assert await _hours(hass, CO2) == {
+        "11-22 00": (0.5, 0.5),
+        "11-22 01": (0.0, 0.5),
+        "11-22 05": (0.1, 0.6),
+    }
+    assert (await _hours(hass, METER))["11-22 01"] == (0.0, 0.0)
+    cost = await _hours(hass, COST)
+    assert (cost["11-22 01"], cost["11-22 05"]) == ((0.0, 0.0), (0.1, 0.1))
+    assert (await _hours(hass, SAVINGS))["11-22 01"] == (0.0, 0.0)
 
 
 @pytest.mark.usefixtures("setup_credentials")

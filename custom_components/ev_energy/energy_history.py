@@ -168,6 +168,40 @@ def hourly_values(sub_session: ChargingSubSession, usage: EnergyUsage) -> SubSes
     )
 
 
+def columns(hours: HourlyValues) -> dict[Quantity, dict[datetime, float]]:
+    """Return the same amounts by quantity: each quantity's hours."""
+    by_quantity: dict[Quantity, dict[datetime, float]] = {}
+    for hour, values in hours.items():
+        for quantity, value in values.items():
+            by_quantity.setdefault(quantity, {})[hour] = value
+    return by_quantity
+
+
+def touched[K](*contributions: Mapping[K, Mapping[datetime, float]]) -> dict[K, set[datetime]]:
+    """Every hour of each statistic that any of the contributions counts in.
+
+    Given a sub-session's old and new contribution, these are the hours to restate: one the
+    recalculation moved away from must go down too, not keep what it had.
+    """
+    hours: dict[K, set[datetime]] = {}
+    for contribution in contributions:
+        for key, amounts in contribution.items():
+            hours.setdefault(key, set()).update(amounts)
+    return hours
+
+
+def hour_states[K](
+    contributions: Iterable[Mapping[K, Mapping[datetime, float]]],
+    hours: Mapping[K, Iterable[datetime]],
+) -> dict[K, dict[datetime, float]]:
+    """Each hour's amount per statistic: the sum of the contributions, 0 where none is left."""
+    every = list(contributions)
+    return {
+        key: {hour: sum((c.get(key, {}).get(hour, 0.0) for c in every), 0.0) for hour in wanted}
+        for key, wanted in hours.items()
+    }
+
+
 def restate(
     base_sum: float,
     recorded: Mapping[datetime, tuple[float, float]],

@@ -7,9 +7,10 @@ own request budget (a tenth of the API's hourly limit, spread over the ticks). T
 reaches back over the backfill window, so a first setup imports that history over a few hours.
 
 What each sub-session contributed to each hour is kept in a Store, so a re-import replaces that
-contribution instead of adding to it, and the recorder's running sums are restated from the
-first changed hour on. Progress (queue, window, imported contributions, recent requests) is in
-the same Store, so a restart resumes where it stopped.
+contribution instead of adding to it, in every hour it counted in before or counts in now (an hour
+it no longer counts in goes down, to 0 if nothing else is left there), and the recorder's running
+sums are restated from the first changed hour on. Progress (queue, window, imported
+contributions, recent requests) is in the same Store, so a restart resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -55,7 +56,15 @@ from .const import (
     LOW_REMAINING_SHARE,
 )
 from .coordinator import EvEnergyConfigEntry, EvEnergyLiveCoordinator
-from .energy_history import Quantity, hourly_values, restate
+from .energy_history import (
+    HourlyValues,
+    Quantity,
+    columns,
+    hour_states,
+    hourly_values,
+    restate,
+    touched,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +93,8 @@ _NAMES: Final = {
 }
 
 type Hours = dict[str, dict[str, float]]
+# The hours to restate: per vehicle, per quantity.
+type Changed = dict[str, dict[Quantity, set[datetime]]]
 
 
 class Imported(TypedDict):
@@ -119,6 +130,16 @@ def _fingerprint(sub: ChargingSubSession) -> list[Any]:
     """Totals that change when the sub-session grows or ev.energy recalculates it."""
     end = sub.end.isoformat() if sub.end else None
     return [end, sub.energy_watt_hours, sub.cost_minor_units, sub.co2_grams]
+
+
+def _hourly(imported: Imported) -> HourlyValues:
+    """Return a stored contribution as the hourly amounts it was made from."""
+    return {
+        dt_util.parse_datetime(hour, raise_on_error=True): {
+            Quantity(quantity): value for quantity, value in values.items()
+        }
+        for hour, values in imported["hours"].items()
+    }
 
 
 def _summary(sub: ChargingSubSession) -> dict[str, Any]:
@@ -250,7 +271,7 @@ class ChargingHistory:
         if not data["pending"] or budget <= 0:
             return
         waiting = len(data["pending"])
-        changed: dict[str, set[str]] = {}
+        changed: Changed = {}
         # Imported only once the recorder has them: progress saved meanwhile (an unload saves
         # while this write is suspended, then cancels it) must not call them imported.
         staged: dict[str, Imported] = {}
@@ -317,7 +338,7 @@ class ChargingHistory:
         self,
         sub: ChargingSubSession,
         usage: EnergyUsage,
-        changed: dict[str, set[str]],
+        changed: Changed,
         staged: dict[str, Imported],
     ) -> None:
         """Stage the sub-session's new contribution; note which hours changed, per vehicle."""
@@ -339,36 +360,30 @@ class ChargingHistory:
             hours=hours,
             imported_at=dt_util.utcnow().isoformat(),
         )
-        touched = changed.setdefault(sub.vehicle_id, set())
-        touched.update(hours)
-        if old is not None:
-            touched.update(old["hours"])
+        before = columns(_hourly(old)) if old is not None else {}
+        vehicle = changed.setdefault(sub.vehicle_id, {})
+        for quantity, hour_set in touched(before, columns(result.hours)).items():
+            vehicle.setdefault(quantity, set()).update(hour_set)
 
     def _report(self, sub_id: str, key: str, message: str) -> None:
         if (sub_id, key) not in self._reported:
             self._reported.add((sub_id, key))
             _LOGGER.warning("Charging sub-session %s: %s", sub_id, message)
 
-    async def _async_write(self, changed: dict[str, set[str]], staged: dict[str, Imported]) -> None:
+    async def _async_write(self, changed: Changed, staged: dict[str, Imported]) -> None:
         """Restate each changed vehicle's statistics from its first changed hour on."""
         assert self._data is not None
         contributions = {**self._data["imported"], **staged}
-        for vehicle_id, hour_keys in changed.items():
+        for vehicle_id, hours in changed.items():
             subs = [i for i in contributions.values() if i["vehicle"] == vehicle_id]
             currency = next((i["currency"] for i in reversed(subs) if i["currency"]), None)
+            states = hour_states((columns(_hourly(i)) for i in subs), hours)
             for quantity in Quantity:
-                states: dict[datetime, float] = {}
-                for key in hour_keys:
-                    values = [
-                        i["hours"][key][quantity]
-                        for i in subs
-                        if quantity in i["hours"].get(key, {})
-                    ]
-                    if values:
-                        states[dt_util.parse_datetime(key, raise_on_error=True)] = sum(values)
                 unit, unit_class = _UNITS.get(quantity, (currency, None))
-                if states and unit is not None:
-                    await self._async_restate(vehicle_id, quantity, unit, unit_class, states)
+                if states.get(quantity) and unit is not None:
+                    await self._async_restate(
+                        vehicle_id, quantity, unit, unit_class, states[quantity]
+                    )
 
     async def _async_restate(
         self,
