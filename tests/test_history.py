@@ -13,6 +13,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.core import Recorder
+from homeassistant.components.recorder.models import StatisticMetaData
 from homeassistant.components.recorder.statistics import (
     list_statistic_ids,
     statistics_during_period,
@@ -38,7 +39,6 @@ from custom_components.ev_energy.const import (
     CONF_CLEAR_HISTORY_ON_REMOVE,
     CONF_HISTORY_DAYS,
 )
-from custom_components.ev_energy.energy_history import Quantity
 from custom_components.ev_energy.history import ChargingHistory
 
 from .conftest import API, NO_MORE_PAGES, VEHICLE_ID, Fault, MockApi, setup_integration
@@ -50,6 +50,9 @@ STAT = f"ev_energy:{VEHICLE_ID.lower()}_charging_"
 ENERGY, METER, COST, SAVINGS, CO2 = (
     STAT + suffix for suffix in ("energy", "meter_energy", "cost", "savings", "co2")
 )
+COST_EUR, SAVINGS_EUR = COST + "_eur", SAVINGS + "_eur"
+# Billed in euros; its id is the newest of the vehicle's sub-sessions.
+EURO = "csub01HSH04KDEWF6Z4DB2J77J7EE1"
 
 
 @pytest.fixture
@@ -203,6 +206,30 @@ async def _hours(hass: HomeAssistant, statistic_id: str) -> dict[str, tuple[floa
         )
         for row in rows.get(statistic_id, [])
     }
+
+
+async def _statistics(hass: HomeAssistant) -> dict[str, dict[str, Any]]:
+    """The recorder's statistics of the vehicle, by id."""
+    await async_wait_recording_done(hass)
+    listed = await get_instance(hass).async_add_executor_job(list_statistic_ids, hass)
+    return {s["statistic_id"]: s for s in listed if s["statistic_id"].startswith(STAT)}
+
+
+def _bill(api: HistoryApi, currency: str, cost: int) -> None:
+    """Publish the EURO sub-session: 3 kWh at 50 minor units from 02:00 on 20 November."""
+    start = datetime(2026, 11, 20, 2, tzinfo=UTC)
+    interval = {**_interval(start, 3000, price="50", alt=5000), "interval_seconds": 3600}
+    api.add(
+        _finished(
+            EURO,
+            start,
+            start + timedelta(hours=1),
+            energy_delivered_watt_hours=3000,
+            cost=cost,
+            currency=currency,
+        ),
+        {**_usage(EURO, [interval]), "currency": currency},
+    )
 
 
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: int = 5) -> None:
@@ -443,6 +470,69 @@ async def test_recalculation_moving_energy_to_another_hour_empties_the_old_one(
 
 
 @pytest.mark.usefixtures("setup_credentials")
+async def test_money_in_another_currency_is_counted_in_statistics_of_its_own(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    history_api: HistoryApi,
+) -> None:
+    """Cost already counted in GBP: a sub-session billed in EUR goes to `..._cost_eur`.
+
+    Never 0.40 GBP + 1.50 EUR added up. The plain statistics keep the currency they have in
+    the recorder (after a reload too), though the newest sub-session is billed in EUR.
+    """
+    await setup_integration(hass, config_entry)
+    _bill(history_api, "EUR", 150)
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _tick(hass, freezer, 30)
+
+    assert history_api.usage_fetches(EURO) == 1
+    assert await _hours(hass, COST_EUR) == {"11-20 02": (1.5, 1.5)}
+    # (5 - 3 kWh) x 50 cents.
+    assert await _hours(hass, SAVINGS_EUR) == {"11-20 02": (1.0, 1.0)}
+    cost = await _hours(hass, COST)
+    assert "11-20 02" not in cost
+    assert cost["11-22 09"][1] == pytest.approx(1.8375 + 1.4)  # the overnight and the open one
+    assert "11-20 02" not in await _hours(hass, SAVINGS)
+    assert (await _hours(hass, ENERGY))["11-20 02"] == (3.0, 3.0)  # energy is energy
+    statistics = await _statistics(hass)
+    units = {i: (s["statistics_unit_of_measurement"], s["name"]) for i, s in statistics.items()}
+    assert units[COST] == ("GBP", "Family car charging cost (GBP)")
+    assert units[COST_EUR] == ("EUR", "Family car charging cost (EUR)")
+    assert units[SAVINGS] == ("GBP", "Family car charging savings (GBP)")
+    assert units[SAVINGS_EUR] == ("EUR", "Family car charging savings (EUR)")
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_a_sub_session_billed_again_in_another_currency_leaves_zero_in_the_old_one(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    history_api: HistoryApi,
+) -> None:
+    """Recalculated from 1.50 EUR to 1.50 GBP: its EUR hour goes to 0, the GBP sums grow."""
+    await setup_integration(hass, config_entry)
+    _bill(history_api, "EUR", 150)
+    await _tick(hass, freezer, 30)
+    assert await _hours(hass, COST_EUR) == {"11-20 02": (1.5, 1.5)}
+    gbp_total = (await _hours(hass, COST))["11-22 09"][1]
+
+    _bill(history_api, "GBP", 151)
+    await _tick(hass, freezer, 30)
+
+    assert history_api.usage_fetches(EURO) == 2
+    assert await _hours(hass, COST_EUR) == {"11-20 02": (0.0, 0.0)}
+    assert await _hours(hass, SAVINGS_EUR) == {"11-20 02": (0.0, 0.0)}
+    cost = await _hours(hass, COST)
+    assert cost["11-20 02"] == (1.5, 1.5)
+    assert cost["11-22 09"][1] == pytest.approx(gbp_total + 1.5)
+    assert (await _hours(hass, SAVINGS))["11-20 02"] == (1.0, 1.0)
+
+
+@pytest.mark.usefixtures("setup_credentials")
 async def test_reimport_is_idempotent(
     recorder_mock: Recorder,
     hass: HomeAssistant,
@@ -632,17 +722,23 @@ async def test_removing_the_entry_keeps_or_clears_the_statistics(
     clear: bool,
     kept: bool,
 ) -> None:
-    """The option decides; the import's progress is forgotten either way."""
+    """The option decides, for every currency's statistics; the progress is forgotten either way.
+
+    On a first import the newest sub-session's currency (here EUR) gets the plain ids.
+    """
     config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
         config_entry, options={CONF_CLEAR_HISTORY_ON_REMOVE: clear}
     )
+    _bill(history_api, "EUR", 150)
     await setup_integration(hass, config_entry)
-    assert await _hours(hass, ENERGY)
+    imported = set(await _statistics(hass))
+    assert imported == {ENERGY, METER, COST, SAVINGS, CO2, f"{COST}_gbp", f"{SAVINGS}_gbp"}
     await hass.config_entries.async_remove(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert bool(await _hours(hass, ENERGY)) is kept
-    assert bool(await _hours(hass, COST)) is kept
+    assert set(await _statistics(hass)) == (imported if kept else set())
+    for statistic in imported:
+        assert bool(await _hours(hass, statistic)) is kept
     assert f"ev_energy.history.{config_entry.entry_id}" not in hass_storage
 
 
@@ -853,12 +949,12 @@ async def test_reload_during_the_first_import_loses_no_statistic(
     reached, release = asyncio.Event(), asyncio.Event()
 
     async def held_at_cost(
-        self: ChargingHistory, vehicle_id: str, quantity: Quantity, *args: Any
+        self: ChargingHistory, metadata: StatisticMetaData, states: dict[datetime, float]
     ) -> None:
-        if quantity is Quantity.COST and not release.is_set():
+        if metadata["statistic_id"] == COST and not release.is_set():
             reached.set()
             await release.wait()
-        await restate(self, vehicle_id, quantity, *args)
+        await restate(self, metadata, states)
 
     with patch.object(ChargingHistory, "_async_restate", held_at_cost):
         config_entry.add_to_hass(hass)

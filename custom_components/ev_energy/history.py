@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import partial
 import logging
 from typing import Any, Final, TypedDict
 
@@ -29,6 +31,7 @@ from homeassistant.components.recorder.models import (
 from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
     get_last_statistics,
+    get_metadata,
     statistics_during_period,
 )
 from homeassistant.const import UnitOfEnergy, UnitOfMass
@@ -36,7 +39,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
-from homeassistant.util import dt as dt_util
+from homeassistant.util import dt as dt_util, slugify
 
 from .api import (
     ChargingSubSession,
@@ -57,8 +60,10 @@ from .const import (
 )
 from .coordinator import EvEnergyConfigEntry, EvEnergyLiveCoordinator
 from .energy_history import (
+    MONEY,
     HourlyValues,
     Quantity,
+    Series,
     columns,
     hour_states,
     hourly_values,
@@ -93,8 +98,8 @@ _NAMES: Final = {
 }
 
 type Hours = dict[str, dict[str, float]]
-# The hours to restate: per vehicle, per quantity.
-type Changed = dict[str, dict[Quantity, set[datetime]]]
+# The hours to restate: per vehicle, per series.
+type Changed = dict[str, dict[Series, set[datetime]]]
 
 
 class Imported(TypedDict):
@@ -117,9 +122,20 @@ class StoredHistory(TypedDict):
     requests: list[str]
 
 
-def statistic_id(vehicle_id: str, quantity: Quantity) -> str:
-    """Return the external statistic id, e.g. `ev_energy:vhcl01h..._charging_energy`."""
-    return f"{DOMAIN}:{vehicle_id.lower()}_{quantity.value}"
+def statistic_id(vehicle_id: str, quantity: Quantity, currency: str | None = None) -> str:
+    """Return the external statistic id, e.g. `ev_energy:vhcl01h..._charging_energy`.
+
+    Money in a currency other than the one of the vehicle's plain cost and savings statistics
+    has statistics of its own, named by the currency: `..._charging_cost_eur`.
+    """
+    suffix = f"_{slugify(currency)}" if currency else ""
+    return f"{DOMAIN}:{vehicle_id.lower()}_{quantity.value}{suffix}"
+
+
+def _write_order(series: Series) -> tuple[int, str]:
+    """Energy first, as Quantity lists them; money currency by currency."""
+    quantity, currency = series
+    return list(Quantity).index(quantity), currency or ""
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[StoredHistory]:
@@ -191,6 +207,8 @@ class ChargingHistory:
         self._data: StoredHistory | None = None
         self._requests: deque[datetime] = deque()
         self._backlog = False
+        # Per vehicle: the currency of its plain cost and savings statistics.
+        self._primary: dict[str, str | None] = {}
 
     async def async_start(self) -> None:
         """Load progress, apply the backfill window, start ticking (first tick at once)."""
@@ -360,10 +378,11 @@ class ChargingHistory:
             hours=hours,
             imported_at=dt_util.utcnow().isoformat(),
         )
-        before = columns(_hourly(old)) if old is not None else {}
+        before = columns(_hourly(old), old["currency"]) if old is not None else {}
+        after = columns(result.hours, staged[sub.id]["currency"])
         vehicle = changed.setdefault(sub.vehicle_id, {})
-        for quantity, hour_set in touched(before, columns(result.hours)).items():
-            vehicle.setdefault(quantity, set()).update(hour_set)
+        for series, hour_set in touched(before, after).items():
+            vehicle.setdefault(series, set()).update(hour_set)
 
     def _report(self, sub_id: str, key: str, message: str) -> None:
         if (sub_id, key) not in self._reported:
@@ -371,29 +390,57 @@ class ChargingHistory:
             _LOGGER.warning("Charging sub-session %s: %s", sub_id, message)
 
     async def _async_write(self, changed: Changed, staged: dict[str, Imported]) -> None:
-        """Restate each changed vehicle's statistics from its first changed hour on."""
+        """Restate each changed vehicle's statistics from their first changed hour on."""
         assert self._data is not None
         contributions = {**self._data["imported"], **staged}
         for vehicle_id, hours in changed.items():
-            subs = [i for i in contributions.values() if i["vehicle"] == vehicle_id]
-            currency = next((i["currency"] for i in reversed(subs) if i["currency"]), None)
-            states = hour_states((columns(_hourly(i)) for i in subs), hours)
-            for quantity in Quantity:
+            subs = {k: i for k, i in contributions.items() if i["vehicle"] == vehicle_id}
+            states = hour_states((columns(_hourly(i), i["currency"]) for i in subs.values()), hours)
+            vehicle = self.coordinator.data.vehicles.get(vehicle_id)
+            name = (vehicle.display_name if vehicle else None) or vehicle_id
+            for series in sorted(states, key=_write_order):
+                quantity, currency = series
                 unit, unit_class = _UNITS.get(quantity, (currency, None))
-                if states.get(quantity) and unit is not None:
-                    await self._async_restate(
-                        vehicle_id, quantity, unit, unit_class, states[quantity]
-                    )
+                # Money names its currency, and has it in the id unless the plain statistics' one.
+                title, suffix = f"{name} {_NAMES[quantity]}", None
+                if quantity in MONEY:
+                    title += f" ({currency})"
+                    if currency != await self._async_primary_currency(vehicle_id, subs):
+                        suffix = currency
+                metadata = StatisticMetaData(
+                    mean_type=StatisticMeanType.NONE,
+                    has_sum=True,
+                    name=title,
+                    source=DOMAIN,
+                    statistic_id=statistic_id(vehicle_id, quantity, suffix),
+                    unit_class=unit_class,
+                    unit_of_measurement=unit,
+                )
+                await self._async_restate(metadata, states[series])
+
+    async def _async_primary_currency(
+        self, vehicle_id: str, subs: Mapping[str, Imported]
+    ) -> str | None:
+        """Return the currency of the vehicle's plain cost and savings statistics.
+
+        The one they already have in the recorder, so existing statistics (and the Energy
+        dashboard settings that use them) keep it; for a vehicle with none yet, the currency of
+        its newest sub-session (ids are time-ordered ULIDs).
+        """
+        if vehicle_id not in self._primary:
+            ids = [statistic_id(vehicle_id, q) for q in (Quantity.COST, Quantity.SAVINGS)]
+            recorded = await get_instance(self.hass).async_add_executor_job(
+                partial(get_metadata, self.hass, statistic_ids=set(ids))
+            )
+            units = [recorded[i][1]["unit_of_measurement"] for i in ids if i in recorded]
+            newest = [subs[k]["currency"] for k in sorted(subs, reverse=True)]
+            self._primary[vehicle_id] = next((c for c in (*units, *newest) if c), None)
+        return self._primary[vehicle_id]
 
     async def _async_restate(
-        self,
-        vehicle_id: str,
-        quantity: Quantity,
-        unit: str,
-        unit_class: str | None,
-        states: dict[datetime, float],
+        self, metadata: StatisticMetaData, states: dict[datetime, float]
     ) -> None:
-        stat_id = statistic_id(vehicle_id, quantity)
+        stat_id = metadata["statistic_id"]
         first = min(states)
         recorder = get_instance(self.hass)
         rows = (
@@ -425,19 +472,9 @@ class ChargingHistory:
         new_rows = restate(base, recorded, states)
         if not new_rows:
             return
-        vehicle = self.coordinator.data.vehicles.get(vehicle_id)
-        name = (vehicle.display_name if vehicle else None) or vehicle_id
         async_add_external_statistics(
             self.hass,
-            StatisticMetaData(
-                mean_type=StatisticMeanType.NONE,
-                has_sum=True,
-                name=f"{name} {_NAMES[quantity]}",
-                source=DOMAIN,
-                statistic_id=stat_id,
-                unit_class=unit_class,
-                unit_of_measurement=unit,
-            ),
+            metadata,
             [StatisticData(start=row.start, state=row.state, sum=row.sum) for row in new_rows],
         )
         # The next tick (minutes away) reads these rows back; each tick writes a statistic once.
@@ -499,7 +536,11 @@ async def async_remove_history(hass: HomeAssistant, entry: EvEnergyConfigEntry) 
         and entry.options.get(CONF_CLEAR_HISTORY_ON_REMOVE)
         and "recorder" in hass.config.components
     ):
-        vehicles = {imported["vehicle"] for imported in data["imported"].values()}
-        ids = [statistic_id(v, q) for v in sorted(vehicles) for q in Quantity]
-        get_instance(hass).async_clear_statistics(ids)
+        # Every statistic of its vehicles, whatever currencies they were in.
+        vehicles = tuple({f"{DOMAIN}:{i['vehicle'].lower()}_" for i in data["imported"].values()})
+        recorder = get_instance(hass)
+        recorded = await recorder.async_add_executor_job(
+            partial(get_metadata, hass, statistic_source=DOMAIN)
+        )
+        recorder.async_clear_statistics(sorted(i for i in recorded if i.startswith(vehicles)))
     await store.async_remove()
