@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
+import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
@@ -230,6 +232,41 @@ def _bill(api: HistoryApi, currency: str, cost: int) -> None:
         ),
         {**_usage(EURO, [interval]), "currency": currency},
     )
+
+
+# Listed together, fetched in this order (newest id first).
+BATCH = (
+    "csub01HSH04KDEWF6Z4DB2J77J7CC3",
+    "csub01HSH04KDEWF6Z4DB2J77J7CC2",
+    "csub01HSH04KDEWF6Z4DB2J77J7CC1",
+)
+
+
+def _charge(api: HistoryApi, sub_id: str, start: datetime, wh: int) -> None:
+    """Publish a finished sub-session delivering `wh` in the hour from `start`."""
+    api.add(
+        _finished(sub_id, start, start + timedelta(hours=1), energy_delivered_watt_hours=wh),
+        _usage(sub_id, [{**_interval(start, wh), "interval_seconds": 3600}]),
+    )
+
+
+async def _hold_mid_batch(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_api: MockApi, api: HistoryApi
+) -> tuple[str, asyncio.Event]:
+    """Let a tick of the interval timer list BATCH; hold the second one's answer.
+
+    Return its URL and the event releasing it (the first one is fetched by then).
+    """
+    for k, sub_id in enumerate(BATCH):
+        _charge(api, sub_id, datetime(2026, 11, 20, 1 + k, tzinfo=UTC), 1000)
+    url = f"{SUBS_URL}/{BATCH[1]}/energy_usage"
+    gate = mock_api.hold(url)
+    await async_wait_recording_done(hass)
+    freezer.tick(timedelta(minutes=30))
+    async_fire_time_changed(hass)
+    await mock_api.wait_held(url)
+    assert api.usage_fetches(BATCH[0]) == 1
+    return url, gate
 
 
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: int = 5) -> None:
@@ -1026,3 +1063,83 @@ async def test_an_import_cancelled_mid_fetch_writes_nothing_and_resumes(
     energy = await _hours(hass, ENERGY)
     assert (energy["11-22 01"], energy["11-22 09"]) == ((7.0, 24.5), (7.0, 38.5))
     assert history_api.usage_fetches(OPEN) == 2
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_reload_mid_batch_leaves_the_batch_to_the_new_import(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Reloaded while a batch is fetching: the old import stops there, the new one does it once.
+
+    ev.energy recalculates the held sub-session meanwhile (01:00 -> 05:00, 2 kWh): the old
+    import's answer is outdated, and nothing of it may reach the statistics or the Store.
+    """
+    await setup_integration(hass, config_entry)
+    url, gate = await _hold_mid_batch(hass, freezer, mock_api, history_api)
+    del mock_api.gates[url]  # only the old import's request stays held
+    _charge(history_api, BATCH[1], datetime(2026, 11, 20, 5, tzinfo=UTC), 2000)
+    sent = len(history_api.requests)
+
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    gate.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _tick(hass, freezer)  # the delayed Store save is written
+
+    fetched = Counter(what for _, what, _ in history_api.requests[sent:] if what != "list")
+    assert fetched == dict.fromkeys(BATCH, 1)
+    energy = await _hours(hass, ENERGY)
+    assert {h: v for h, v in energy.items() if h < "11-21"} == {
+        "11-20 01": (1.0, 1.0),
+        "11-20 03": (1.0, 2.0),
+        "11-20 05": (2.0, 4.0),
+    }
+    stored = hass_storage[f"ev_energy.history.{config_entry.entry_id}"]["data"]
+    assert stored["pending"] == []
+    assert list(stored["imported"][BATCH[1]]["hours"]) == ["2026-11-20T05:00:00+00:00"]
+
+
+@pytest.mark.usefixtures("setup_credentials")
+@pytest.mark.parametrize("remove", [False, True], ids=["unload", "remove"])
+async def test_unload_mid_batch_stops_the_import(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+    hass_storage: dict[str, Any],
+    remove: bool,
+) -> None:
+    """Unloaded while a batch is fetching: no request, statistic or saved progress after it.
+
+    The unload's own save is the last: the batch stays queued for the next start. Removed,
+    the entry's progress stays gone.
+    """
+    await setup_integration(hass, config_entry)
+    _, gate = await _hold_mid_batch(hass, freezer, mock_api, history_api)
+    key = f"ev_energy.history.{config_entry.entry_id}"
+
+    if remove:
+        await hass.config_entries.async_remove(config_entry.entry_id)
+        await hass.async_block_till_done()
+        assert key not in hass_storage
+    else:
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+        pending = hass_storage[key]["data"]["pending"]
+        assert [summary["id"] for summary in pending] == list(BATCH)
+    saved = copy.deepcopy(hass_storage.get(key))
+    energy = await _hours(hass, ENERGY)
+    sent = len(history_api.requests)
+    gate.set()
+    for _ in range(6):
+        await _tick(hass, freezer, 60)
+
+    assert history_api.requests[sent:] == []
+    assert hass_storage.get(key) == saved
+    assert await _hours(hass, ENERGY) == energy

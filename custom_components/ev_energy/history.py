@@ -36,7 +36,6 @@ from homeassistant.components.recorder.statistics import (
 )
 from homeassistant.const import UnitOfEnergy, UnitOfMass
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util, slugify
@@ -70,6 +69,7 @@ from .energy_history import (
     restate,
     touched,
 )
+from .lifecycle import Lifecycle
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -207,6 +207,8 @@ class ChargingHistory:
         self._data: StoredHistory | None = None
         self._requests: deque[datetime] = deque()
         self._backlog = False
+        # Its timer and ticks end with the entry: an unload or reload stops them all at once.
+        self._lifecycle = Lifecycle(hass, entry.async_on_unload, f"{DOMAIN} charging history")
         # Per vehicle: the currency of its plain cost and savings statistics.
         self._primary: dict[str, str | None] = {}
 
@@ -227,17 +229,11 @@ class ChargingHistory:
             dt_util.parse_datetime(t, raise_on_error=True) for t in data["requests"]
         )
         self.entry.async_on_unload(self._async_save_now)
-        self.entry.async_on_unload(
-            async_track_time_interval(
-                self.hass, self._async_tick, TICK, name=f"{DOMAIN} charging history"
-            )
-        )
+        self._lifecycle.every("tick", TICK, self._async_tick)
         # In the background: the first run waits for the recorder, which must not hold start-up.
-        self.entry.async_create_background_task(
-            self.hass, self._async_tick(), f"{DOMAIN} charging history"
-        )
+        self._lifecycle.spawn(self._async_tick(), "first tick")
 
-    async def _async_tick(self, _: datetime | None = None) -> None:
+    async def _async_tick(self) -> None:
         if self._lock.locked():
             return
         async with self._lock:
@@ -290,8 +286,8 @@ class ChargingHistory:
             return
         waiting = len(data["pending"])
         changed: Changed = {}
-        # Imported only once the recorder has them: progress saved meanwhile (an unload saves
-        # while this write is suspended, then cancels it) must not call them imported.
+        # Imported only once the recorder has them: progress saved meanwhile (an unload cancels
+        # this write and saves before the cancellation reaches it) must not call them imported.
         staged: dict[str, Imported] = {}
         failure: EvEnergyError | None = None
         try:
@@ -482,10 +478,19 @@ class ChargingHistory:
 
     @callback
     def _save(self) -> None:
-        self._store.async_delay_save(self._stored, 1)
+        # Once stopped, the unload has saved the progress: a tick unwinding from its
+        # cancellation must write nothing after that, which would bring a removed entry's Store
+        # back or overwrite what the entry's next import saved.
+        if not self._lifecycle.stopped:
+            self._store.async_delay_save(self._stored, 1)
 
     async def _async_save_now(self) -> None:
-        """Write progress at once when unloading (a delayed save would wait for HA's stop)."""
+        """On unload: stop every tick and timer, then write the progress, this import's last.
+
+        At once: a delayed save would wait for HA's stop. A tick cut short has not yet counted
+        what it fetched as imported, so that stays queued.
+        """
+        self._lifecycle.stop()
         await self._store.async_save(self._stored())
 
     def _stored(self) -> StoredHistory:
