@@ -12,8 +12,11 @@ from custom_components.ev_energy.api import ChargingSubSession, EnergyUsage
 from custom_components.ev_energy.energy_history import (
     HourRow,
     Quantity,
+    columns,
+    hour_states,
     hourly_values,
     restate,
+    touched,
 )
 
 E, M, C, S, CO2 = (
@@ -301,3 +304,45 @@ def test_restate_an_hour_between_recorded_ones() -> None:
         HourRow(H[2], 1.0, 13.0),
         HourRow(H[3], 3.0, 16.0),
     ]
+
+
+def test_a_recalculation_restates_the_hours_it_left_to_zero() -> None:
+    """6 kWh at 01:00 recalculated to 5 kWh at 00:00: both hours restated, 01:00 to 0.
+
+    The new contribution has no cost: the cost its old one counted goes to 0 as well.
+    """
+    old = columns({H[1]: {E: 6.0, C: 0.6}}, "GBP")
+    new = columns({H[0]: {E: 5.0}}, "GBP")
+    hours = touched(old, new)
+    assert hours == {(E, None): {H[0], H[1]}, (C, "GBP"): {H[1]}}
+    other = columns({H[1]: {E: 1.0}, H[3]: {E: 2.0}}, "GBP")
+    assert hour_states([new, other], hours) == {
+        (E, None): {H[0]: 5.0, H[1]: 1.0},  # what the other sub-session put in 01:00 stays
+        (C, "GBP"): {H[1]: 0.0},
+    }
+
+
+def test_money_in_two_currencies_is_never_added_up() -> None:
+    """Cost and savings count per currency; energy and CO2 whatever the currency."""
+    gbp = columns({H[1]: {E: 2.0, C: 0.4, S: 0.1, CO2: 0.2}}, "GBP")
+    eur = columns({H[1]: {E: 3.0, C: 1.5, S: 0.5}}, "EUR")
+    hours = touched(gbp, eur)
+    assert hour_states([gbp, eur], hours) == {
+        (E, None): {H[1]: 5.0},
+        (CO2, None): {H[1]: 0.2},
+        (C, "GBP"): {H[1]: 0.4},
+        (S, "GBP"): {H[1]: 0.1},
+        (C, "EUR"): {H[1]: 1.5},
+        (S, "EUR"): {H[1]: 0.5},
+    }
+
+
+def test_a_currency_changed_by_a_recalculation_leaves_zero_in_the_old_one() -> None:
+    """Billed again in GBP instead of EUR: its EUR hours go to 0, the GBP ones take the cost."""
+    old = columns({H[2]: {E: 3.0, C: 1.5}}, "EUR")
+    new = columns({H[2]: {E: 3.0, C: 1.3}}, "GBP")
+    assert hour_states([new], touched(old, new)) == {
+        (E, None): {H[2]: 3.0},
+        (C, "EUR"): {H[2]: 0.0},
+        (C, "GBP"): {H[2]: 1.3},
+    }

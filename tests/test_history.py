@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
+import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
@@ -13,6 +15,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.core import Recorder
+from homeassistant.components.recorder.models import StatisticMetaData
 from homeassistant.components.recorder.statistics import (
     list_statistic_ids,
     statistics_during_period,
@@ -38,7 +41,6 @@ from custom_components.ev_energy.const import (
     CONF_CLEAR_HISTORY_ON_REMOVE,
     CONF_HISTORY_DAYS,
 )
-from custom_components.ev_energy.energy_history import Quantity
 from custom_components.ev_energy.history import ChargingHistory
 
 from .conftest import API, NO_MORE_PAGES, VEHICLE_ID, Fault, MockApi, setup_integration
@@ -50,6 +52,9 @@ STAT = f"ev_energy:{VEHICLE_ID.lower()}_charging_"
 ENERGY, METER, COST, SAVINGS, CO2 = (
     STAT + suffix for suffix in ("energy", "meter_energy", "cost", "savings", "co2")
 )
+COST_EUR, SAVINGS_EUR = COST + "_eur", SAVINGS + "_eur"
+# Billed in euros; its id is the newest of the vehicle's sub-sessions.
+EURO = "csub01HSH04KDEWF6Z4DB2J77J7EE1"
 
 
 @pytest.fixture
@@ -159,6 +164,17 @@ def _open_usage(until: datetime, charging_until: datetime) -> dict[str, Any]:
     )
 
 
+def _finished(sub_id: str, start: datetime, end: datetime, **fields: Any) -> dict[str, Any]:
+    """A finished sub-session of the vehicle, like the overnight one, with these fields."""
+    return {
+        **_fixture_subs()[OVERNIGHT],
+        "id": sub_id,
+        "start": _iso(start),
+        "end": _iso(end),
+        **fields,
+    }
+
+
 @pytest.fixture
 def history_api(mock_api: MockApi) -> HistoryApi:
     """The overnight sub-session (from the fixtures) and the open one charging since 08:00."""
@@ -192,6 +208,65 @@ async def _hours(hass: HomeAssistant, statistic_id: str) -> dict[str, tuple[floa
         )
         for row in rows.get(statistic_id, [])
     }
+
+
+async def _statistics(hass: HomeAssistant) -> dict[str, dict[str, Any]]:
+    """The recorder's statistics of the vehicle, by id."""
+    await async_wait_recording_done(hass)
+    listed = await get_instance(hass).async_add_executor_job(list_statistic_ids, hass)
+    return {s["statistic_id"]: s for s in listed if s["statistic_id"].startswith(STAT)}
+
+
+def _bill(api: HistoryApi, currency: str, cost: int) -> None:
+    """Publish the EURO sub-session: 3 kWh at 50 minor units from 02:00 on 20 November."""
+    start = datetime(2026, 11, 20, 2, tzinfo=UTC)
+    interval = {**_interval(start, 3000, price="50", alt=5000), "interval_seconds": 3600}
+    api.add(
+        _finished(
+            EURO,
+            start,
+            start + timedelta(hours=1),
+            energy_delivered_watt_hours=3000,
+            cost=cost,
+            currency=currency,
+        ),
+        {**_usage(EURO, [interval]), "currency": currency},
+    )
+
+
+# Listed together, fetched in this order (newest id first).
+BATCH = (
+    "csub01HSH04KDEWF6Z4DB2J77J7CC3",
+    "csub01HSH04KDEWF6Z4DB2J77J7CC2",
+    "csub01HSH04KDEWF6Z4DB2J77J7CC1",
+)
+
+
+def _charge(api: HistoryApi, sub_id: str, start: datetime, wh: int) -> None:
+    """Publish a finished sub-session delivering `wh` in the hour from `start`."""
+    api.add(
+        _finished(sub_id, start, start + timedelta(hours=1), energy_delivered_watt_hours=wh),
+        _usage(sub_id, [{**_interval(start, wh), "interval_seconds": 3600}]),
+    )
+
+
+async def _hold_mid_batch(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, mock_api: MockApi, api: HistoryApi
+) -> tuple[str, asyncio.Event]:
+    """Let a tick of the interval timer list BATCH; hold the second one's answer.
+
+    Return its URL and the event releasing it (the first one is fetched by then).
+    """
+    for k, sub_id in enumerate(BATCH):
+        _charge(api, sub_id, datetime(2026, 11, 20, 1 + k, tzinfo=UTC), 1000)
+    url = f"{SUBS_URL}/{BATCH[1]}/energy_usage"
+    gate = mock_api.hold(url)
+    await async_wait_recording_done(hass)
+    freezer.tick(timedelta(minutes=30))
+    async_fire_time_changed(hass)
+    await mock_api.wait_held(url)
+    assert api.usage_fetches(BATCH[0]) == 1
+    return url, gate
 
 
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: int = 5) -> None:
@@ -354,6 +429,144 @@ async def test_revised_interval_updates_its_hour_and_every_later_sum(
     for hour in ("11-22 00", "11-22 01", "11-22 06", "11-22 08", "11-22 09"):
         assert after[hour] == (before[hour][0], round(before[hour][1] - 1.5, 6)), hour
     assert history_api.usage_fetches(OVERNIGHT) == 2
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_recalculation_moving_energy_to_another_hour_empties_the_old_one(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+) -> None:
+    """6 kWh at 01:00 become 5 kWh at 00:00: 01:00 goes to 0, in every quantity, sums follow.
+
+    The recalculation also drops the meter reading and the price: meter energy, cost and savings
+    vanish from 01:00 and go to 0 there.
+    """
+    api = HistoryApi(mock_api)
+    midnight = datetime(2026, 11, 22, tzinfo=UTC)
+    sub_id = "csub01HSH04KDEWF6Z4DB2J77J7DD1"
+    later_id = "csub01HSH04KDEWF6Z4DB2J77J7DD2"
+    first = {
+        **_interval(midnight + timedelta(hours=1), 6000, alt=8000),
+        "interval_seconds": 3600,
+        "meter_usage_watt_hours": 6600,
+    }
+    api.add(
+        _finished(
+            sub_id,
+            midnight,
+            midnight + timedelta(hours=2),
+            energy_delivered_watt_hours=6000,
+            total_co2_grams=600,
+        ),
+        _usage(sub_id, [first]),
+    )
+    later = midnight + timedelta(hours=5)
+    api.add(
+        _finished(later_id, later, later + timedelta(hours=1), total_co2_grams=100),
+        _usage(later_id, [{**_interval(later, 1000), "interval_seconds": 3600}]),
+    )
+    await setup_integration(hass, config_entry)
+    assert await _hours(hass, ENERGY) == {"11-22 01": (6.0, 6.0), "11-22 05": (1.0, 7.0)}
+    assert (await _hours(hass, COST))["11-22 01"] == (0.6, 0.6)
+
+    recalculated = {
+        **_interval(midnight, 5000),
+        "interval_seconds": 3600,
+        "electricity_cost_sub_unit": None,
+    }
+    api.add(
+        _finished(
+            sub_id,
+            midnight,
+            midnight + timedelta(hours=2),
+            energy_delivered_watt_hours=5000,
+            total_co2_grams=500,
+        ),
+        _usage(sub_id, [recalculated]),
+    )
+    await _tick(hass, freezer, 30)
+
+    assert api.usage_fetches(sub_id) == 2
+    assert await _hours(hass, ENERGY) == {
+        "11-22 00": (5.0, 5.0),
+        "11-22 01": (0.0, 5.0),
+        "11-22 05": (1.0, 6.0),
+    }
+    assert await _hours(hass, CO2) == {
+        "11-22 00": (0.5, 0.5),
+        "11-22 01": (0.0, 0.5),
+        "11-22 05": (0.1, 0.6),
+    }
+    assert (await _hours(hass, METER))["11-22 01"] == (0.0, 0.0)
+    cost = await _hours(hass, COST)
+    assert (cost["11-22 01"], cost["11-22 05"]) == ((0.0, 0.0), (0.1, 0.1))
+    assert (await _hours(hass, SAVINGS))["11-22 01"] == (0.0, 0.0)
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_money_in_another_currency_is_counted_in_statistics_of_its_own(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    history_api: HistoryApi,
+) -> None:
+    """Cost already counted in GBP: a sub-session billed in EUR goes to `..._cost_eur`.
+
+    Never 0.40 GBP + 1.50 EUR added up. The plain statistics keep the currency they have in
+    the recorder (after a reload too), though the newest sub-session is billed in EUR.
+    """
+    await setup_integration(hass, config_entry)
+    _bill(history_api, "EUR", 150)
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _tick(hass, freezer, 30)
+
+    assert history_api.usage_fetches(EURO) == 1
+    assert await _hours(hass, COST_EUR) == {"11-20 02": (1.5, 1.5)}
+    # (5 - 3 kWh) x 50 cents.
+    assert await _hours(hass, SAVINGS_EUR) == {"11-20 02": (1.0, 1.0)}
+    cost = await _hours(hass, COST)
+    assert "11-20 02" not in cost
+    assert cost["11-22 09"][1] == pytest.approx(1.8375 + 1.4)  # the overnight and the open one
+    assert "11-20 02" not in await _hours(hass, SAVINGS)
+    assert (await _hours(hass, ENERGY))["11-20 02"] == (3.0, 3.0)  # energy is energy
+    statistics = await _statistics(hass)
+    units = {i: (s["statistics_unit_of_measurement"], s["name"]) for i, s in statistics.items()}
+    assert units[COST] == ("GBP", "Family car charging cost (GBP)")
+    assert units[COST_EUR] == ("EUR", "Family car charging cost (EUR)")
+    assert units[SAVINGS] == ("GBP", "Family car charging savings (GBP)")
+    assert units[SAVINGS_EUR] == ("EUR", "Family car charging savings (EUR)")
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_a_sub_session_billed_again_in_another_currency_leaves_zero_in_the_old_one(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    history_api: HistoryApi,
+) -> None:
+    """Recalculated from 1.50 EUR to 1.50 GBP: its EUR hour goes to 0, the GBP sums grow."""
+    await setup_integration(hass, config_entry)
+    _bill(history_api, "EUR", 150)
+    await _tick(hass, freezer, 30)
+    assert await _hours(hass, COST_EUR) == {"11-20 02": (1.5, 1.5)}
+    gbp_total = (await _hours(hass, COST))["11-22 09"][1]
+
+    _bill(history_api, "GBP", 151)
+    await _tick(hass, freezer, 30)
+
+    assert history_api.usage_fetches(EURO) == 2
+    assert await _hours(hass, COST_EUR) == {"11-20 02": (0.0, 0.0)}
+    assert await _hours(hass, SAVINGS_EUR) == {"11-20 02": (0.0, 0.0)}
+    cost = await _hours(hass, COST)
+    assert cost["11-20 02"] == (1.5, 1.5)
+    assert cost["11-22 09"][1] == pytest.approx(gbp_total + 1.5)
+    assert (await _hours(hass, SAVINGS))["11-20 02"] == (1.0, 1.0)
 
 
 @pytest.mark.usefixtures("setup_credentials")
@@ -546,17 +759,23 @@ async def test_removing_the_entry_keeps_or_clears_the_statistics(
     clear: bool,
     kept: bool,
 ) -> None:
-    """The option decides; the import's progress is forgotten either way."""
+    """The option decides, for every currency's statistics; the progress is forgotten either way.
+
+    On a first import the newest sub-session's currency (here EUR) gets the plain ids.
+    """
     config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
         config_entry, options={CONF_CLEAR_HISTORY_ON_REMOVE: clear}
     )
+    _bill(history_api, "EUR", 150)
     await setup_integration(hass, config_entry)
-    assert await _hours(hass, ENERGY)
+    imported = set(await _statistics(hass))
+    assert imported == {ENERGY, METER, COST, SAVINGS, CO2, f"{COST}_gbp", f"{SAVINGS}_gbp"}
     await hass.config_entries.async_remove(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert bool(await _hours(hass, ENERGY)) is kept
-    assert bool(await _hours(hass, COST)) is kept
+    assert set(await _statistics(hass)) == (imported if kept else set())
+    for statistic in imported:
+        assert bool(await _hours(hass, statistic)) is kept
     assert f"ev_energy.history.{config_entry.entry_id}" not in hass_storage
 
 
@@ -767,12 +986,12 @@ async def test_reload_during_the_first_import_loses_no_statistic(
     reached, release = asyncio.Event(), asyncio.Event()
 
     async def held_at_cost(
-        self: ChargingHistory, vehicle_id: str, quantity: Quantity, *args: Any
+        self: ChargingHistory, metadata: StatisticMetaData, states: dict[datetime, float]
     ) -> None:
-        if quantity is Quantity.COST and not release.is_set():
+        if metadata["statistic_id"] == COST and not release.is_set():
             reached.set()
             await release.wait()
-        await restate(self, vehicle_id, quantity, *args)
+        await restate(self, metadata, states)
 
     with patch.object(ChargingHistory, "_async_restate", held_at_cost):
         config_entry.add_to_hass(hass)
@@ -844,3 +1063,83 @@ async def test_an_import_cancelled_mid_fetch_writes_nothing_and_resumes(
     energy = await _hours(hass, ENERGY)
     assert (energy["11-22 01"], energy["11-22 09"]) == ((7.0, 24.5), (7.0, 38.5))
     assert history_api.usage_fetches(OPEN) == 2
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_reload_mid_batch_leaves_the_batch_to_the_new_import(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Reloaded while a batch is fetching: the old import stops there, the new one does it once.
+
+    ev.energy recalculates the held sub-session meanwhile (01:00 -> 05:00, 2 kWh): the old
+    import's answer is outdated, and nothing of it may reach the statistics or the Store.
+    """
+    await setup_integration(hass, config_entry)
+    url, gate = await _hold_mid_batch(hass, freezer, mock_api, history_api)
+    del mock_api.gates[url]  # only the old import's request stays held
+    _charge(history_api, BATCH[1], datetime(2026, 11, 20, 5, tzinfo=UTC), 2000)
+    sent = len(history_api.requests)
+
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    gate.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _tick(hass, freezer)  # the delayed Store save is written
+
+    fetched = Counter(what for _, what, _ in history_api.requests[sent:] if what != "list")
+    assert fetched == dict.fromkeys(BATCH, 1)
+    energy = await _hours(hass, ENERGY)
+    assert {h: v for h, v in energy.items() if h < "11-21"} == {
+        "11-20 01": (1.0, 1.0),
+        "11-20 03": (1.0, 2.0),
+        "11-20 05": (2.0, 4.0),
+    }
+    stored = hass_storage[f"ev_energy.history.{config_entry.entry_id}"]["data"]
+    assert stored["pending"] == []
+    assert list(stored["imported"][BATCH[1]]["hours"]) == ["2026-11-20T05:00:00+00:00"]
+
+
+@pytest.mark.usefixtures("setup_credentials")
+@pytest.mark.parametrize("remove", [False, True], ids=["unload", "remove"])
+async def test_unload_mid_batch_stops_the_import(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+    hass_storage: dict[str, Any],
+    remove: bool,
+) -> None:
+    """Unloaded while a batch is fetching: no request, statistic or saved progress after it.
+
+    The unload's own save is the last: the batch stays queued for the next start. Removed,
+    the entry's progress stays gone.
+    """
+    await setup_integration(hass, config_entry)
+    _, gate = await _hold_mid_batch(hass, freezer, mock_api, history_api)
+    key = f"ev_energy.history.{config_entry.entry_id}"
+
+    if remove:
+        await hass.config_entries.async_remove(config_entry.entry_id)
+        await hass.async_block_till_done()
+        assert key not in hass_storage
+    else:
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+        pending = hass_storage[key]["data"]["pending"]
+        assert [summary["id"] for summary in pending] == list(BATCH)
+    saved = copy.deepcopy(hass_storage.get(key))
+    energy = await _hours(hass, ENERGY)
+    sent = len(history_api.requests)
+    gate.set()
+    for _ in range(6):
+        await _tick(hass, freezer, 60)
+
+    assert history_api.requests[sent:] == []
+    assert hass_storage.get(key) == saved
+    assert await _hours(hass, ENERGY) == energy

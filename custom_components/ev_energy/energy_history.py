@@ -11,8 +11,10 @@ Rules (the README repeats them for users):
   one where it would have charged; the session's total is the saving);
 - CO2: the sub-session's `total_co2_grams` shared over its intervals by energy delivered, or,
   when only its average intensity is known, energy x `co2_intensity_grams_per_kilowatt_hour`; kg.
-An interval that crosses an hour is split in proportion to time. A missing (null) field skips
-only the values that need it; a negative or impossible interval is skipped whole.
+Money is counted per currency (a series per quantity and currency): amounts in different
+currencies are never added together. An interval that crosses an hour is split in proportion to
+time. A missing (null) field skips only the values that need it; a negative or impossible
+interval is skipped whole.
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ class Quantity(StrEnum):
     CO2 = "charging_co2"
 
 
+# Money is counted per currency: amounts in different currencies are never added together.
+MONEY: Final = frozenset({Quantity.COST, Quantity.SAVINGS})
+
 type HourlyValues = dict[datetime, dict[Quantity, float]]
+# What one statistic counts: a quantity, and for money the currency (None for the others).
+type Series = tuple[Quantity, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +173,41 @@ def hourly_values(sub_session: ChargingSubSession, usage: EnergyUsage) -> SubSes
         },
         skipped=tuple(skipped),
     )
+
+
+def columns(hours: HourlyValues, currency: str | None) -> dict[Series, dict[datetime, float]]:
+    """Return the same amounts by series (money in `currency`): each series' hours."""
+    by_series: dict[Series, dict[datetime, float]] = {}
+    for hour, values in hours.items():
+        for quantity, value in values.items():
+            series = (quantity, currency if quantity in MONEY else None)
+            by_series.setdefault(series, {})[hour] = value
+    return by_series
+
+
+def touched[K](*contributions: Mapping[K, Mapping[datetime, float]]) -> dict[K, set[datetime]]:
+    """Every hour of each statistic that any of the contributions counts in.
+
+    Given a sub-session's old and new contribution, these are the hours to restate: one the
+    recalculation moved away from must go down too, not keep what it had.
+    """
+    hours: dict[K, set[datetime]] = {}
+    for contribution in contributions:
+        for key, amounts in contribution.items():
+            hours.setdefault(key, set()).update(amounts)
+    return hours
+
+
+def hour_states[K](
+    contributions: Iterable[Mapping[K, Mapping[datetime, float]]],
+    hours: Mapping[K, Iterable[datetime]],
+) -> dict[K, dict[datetime, float]]:
+    """Each hour's amount per statistic: the sum of the contributions, 0 where none is left."""
+    every = list(contributions)
+    return {
+        key: {hour: sum((c.get(key, {}).get(hour, 0.0) for c in every), 0.0) for hour in wanted}
+        for key, wanted in hours.items()
+    }
 
 
 def restate(

@@ -7,16 +7,19 @@ own request budget (a tenth of the API's hourly limit, spread over the ticks). T
 reaches back over the backfill window, so a first setup imports that history over a few hours.
 
 What each sub-session contributed to each hour is kept in a Store, so a re-import replaces that
-contribution instead of adding to it, and the recorder's running sums are restated from the
-first changed hour on. Progress (queue, window, imported contributions, recent requests) is in
-the same Store, so a restart resumes where it stopped.
+contribution instead of adding to it, in every hour it counted in before or counts in now (an hour
+it no longer counts in goes down, to 0 if nothing else is left there), and the recorder's running
+sums are restated from the first changed hour on. Progress (queue, window, imported
+contributions, recent requests) is in the same Store, so a restart resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import partial
 import logging
 from typing import Any, Final, TypedDict
 
@@ -28,14 +31,14 @@ from homeassistant.components.recorder.models import (
 from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
     get_last_statistics,
+    get_metadata,
     statistics_during_period,
 )
 from homeassistant.const import UnitOfEnergy, UnitOfMass
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
-from homeassistant.util import dt as dt_util
+from homeassistant.util import dt as dt_util, slugify
 
 from .api import (
     ChargingSubSession,
@@ -55,7 +58,18 @@ from .const import (
     LOW_REMAINING_SHARE,
 )
 from .coordinator import EvEnergyLiveCoordinator
-from .energy_history import Quantity, hourly_values, restate
+from .energy_history import (
+    MONEY,
+    HourlyValues,
+    Quantity,
+    Series,
+    columns,
+    hour_states,
+    hourly_values,
+    restate,
+    touched,
+)
+from .lifecycle import Lifecycle
 from .runtime import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,6 +99,8 @@ _NAMES: Final = {
 }
 
 type Hours = dict[str, dict[str, float]]
+# The hours to restate: per vehicle, per series.
+type Changed = dict[str, dict[Series, set[datetime]]]
 
 
 class Imported(TypedDict):
@@ -107,9 +123,20 @@ class StoredHistory(TypedDict):
     requests: list[str]
 
 
-def statistic_id(vehicle_id: str, quantity: Quantity) -> str:
-    """Return the external statistic id, e.g. `ev_energy:vhcl01h..._charging_energy`."""
-    return f"{DOMAIN}:{vehicle_id.lower()}_{quantity.value}"
+def statistic_id(vehicle_id: str, quantity: Quantity, currency: str | None = None) -> str:
+    """Return the external statistic id, e.g. `ev_energy:vhcl01h..._charging_energy`.
+
+    Money in a currency other than the one of the vehicle's plain cost and savings statistics
+    has statistics of its own, named by the currency: `..._charging_cost_eur`.
+    """
+    suffix = f"_{slugify(currency)}" if currency else ""
+    return f"{DOMAIN}:{vehicle_id.lower()}_{quantity.value}{suffix}"
+
+
+def _write_order(series: Series) -> tuple[int, str]:
+    """Energy first, as Quantity lists them; money currency by currency."""
+    quantity, currency = series
+    return list(Quantity).index(quantity), currency or ""
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[StoredHistory]:
@@ -120,6 +147,16 @@ def _fingerprint(sub: ChargingSubSession) -> list[Any]:
     """Totals that change when the sub-session grows or ev.energy recalculates it."""
     end = sub.end.isoformat() if sub.end else None
     return [end, sub.energy_watt_hours, sub.cost_minor_units, sub.co2_grams]
+
+
+def _hourly(imported: Imported) -> HourlyValues:
+    """Return a stored contribution as the hourly amounts it was made from."""
+    return {
+        dt_util.parse_datetime(hour, raise_on_error=True): {
+            Quantity(quantity): value for quantity, value in values.items()
+        }
+        for hour, values in imported["hours"].items()
+    }
 
 
 def _summary(sub: ChargingSubSession) -> dict[str, Any]:
@@ -171,6 +208,10 @@ class ChargingHistory:
         self._data: StoredHistory | None = None
         self._requests: deque[datetime] = deque()
         self._backlog = False
+        # Its timer and ticks end with the entry: an unload or reload stops them all at once.
+        self._lifecycle = Lifecycle(hass, entry.async_on_unload, f"{DOMAIN} charging history")
+        # Per vehicle: the currency of its plain cost and savings statistics.
+        self._primary: dict[str, str | None] = {}
 
     async def async_start(self) -> None:
         """Load progress, apply the backfill window, start ticking (first tick at once)."""
@@ -189,17 +230,11 @@ class ChargingHistory:
             dt_util.parse_datetime(t, raise_on_error=True) for t in data["requests"]
         )
         self.entry.async_on_unload(self._async_save_now)
-        self.entry.async_on_unload(
-            async_track_time_interval(
-                self.hass, self._async_tick, TICK, name=f"{DOMAIN} charging history"
-            )
-        )
+        self._lifecycle.every("tick", TICK, self._async_tick)
         # In the background: the first run waits for the recorder, which must not hold start-up.
-        self.entry.async_create_background_task(
-            self.hass, self._async_tick(), f"{DOMAIN} charging history"
-        )
+        self._lifecycle.spawn(self._async_tick(), "first tick")
 
-    async def _async_tick(self, _: datetime | None = None) -> None:
+    async def _async_tick(self) -> None:
         if self._lock.locked():
             return
         async with self._lock:
@@ -251,9 +286,9 @@ class ChargingHistory:
         if not data["pending"] or budget <= 0:
             return
         waiting = len(data["pending"])
-        changed: dict[str, set[str]] = {}
-        # Imported only once the recorder has them: progress saved meanwhile (an unload saves
-        # while this write is suspended, then cancels it) must not call them imported.
+        changed: Changed = {}
+        # Imported only once the recorder has them: progress saved meanwhile (an unload cancels
+        # this write and saves before the cancellation reaches it) must not call them imported.
         staged: dict[str, Imported] = {}
         failure: EvEnergyError | None = None
         try:
@@ -318,7 +353,7 @@ class ChargingHistory:
         self,
         sub: ChargingSubSession,
         usage: EnergyUsage,
-        changed: dict[str, set[str]],
+        changed: Changed,
         staged: dict[str, Imported],
     ) -> None:
         """Stage the sub-session's new contribution; note which hours changed, per vehicle."""
@@ -340,46 +375,69 @@ class ChargingHistory:
             hours=hours,
             imported_at=dt_util.utcnow().isoformat(),
         )
-        touched = changed.setdefault(sub.vehicle_id, set())
-        touched.update(hours)
-        if old is not None:
-            touched.update(old["hours"])
+        before = columns(_hourly(old), old["currency"]) if old is not None else {}
+        after = columns(result.hours, staged[sub.id]["currency"])
+        vehicle = changed.setdefault(sub.vehicle_id, {})
+        for series, hour_set in touched(before, after).items():
+            vehicle.setdefault(series, set()).update(hour_set)
 
     def _report(self, sub_id: str, key: str, message: str) -> None:
         if (sub_id, key) not in self._reported:
             self._reported.add((sub_id, key))
             _LOGGER.warning("Charging sub-session %s: %s", sub_id, message)
 
-    async def _async_write(self, changed: dict[str, set[str]], staged: dict[str, Imported]) -> None:
-        """Restate each changed vehicle's statistics from its first changed hour on."""
+    async def _async_write(self, changed: Changed, staged: dict[str, Imported]) -> None:
+        """Restate each changed vehicle's statistics from their first changed hour on."""
         assert self._data is not None
         contributions = {**self._data["imported"], **staged}
-        for vehicle_id, hour_keys in changed.items():
-            subs = [i for i in contributions.values() if i["vehicle"] == vehicle_id]
-            currency = next((i["currency"] for i in reversed(subs) if i["currency"]), None)
-            for quantity in Quantity:
-                states: dict[datetime, float] = {}
-                for key in hour_keys:
-                    values = [
-                        i["hours"][key][quantity]
-                        for i in subs
-                        if quantity in i["hours"].get(key, {})
-                    ]
-                    if values:
-                        states[dt_util.parse_datetime(key, raise_on_error=True)] = sum(values)
+        for vehicle_id, hours in changed.items():
+            subs = {k: i for k, i in contributions.items() if i["vehicle"] == vehicle_id}
+            states = hour_states((columns(_hourly(i), i["currency"]) for i in subs.values()), hours)
+            vehicle = self.coordinator.data.vehicles.get(vehicle_id)
+            name = (vehicle.display_name if vehicle else None) or vehicle_id
+            for series in sorted(states, key=_write_order):
+                quantity, currency = series
                 unit, unit_class = _UNITS.get(quantity, (currency, None))
-                if states and unit is not None:
-                    await self._async_restate(vehicle_id, quantity, unit, unit_class, states)
+                # Money names its currency, and has it in the id unless the plain statistics' one.
+                title, suffix = f"{name} {_NAMES[quantity]}", None
+                if quantity in MONEY:
+                    title += f" ({currency})"
+                    if currency != await self._async_primary_currency(vehicle_id, subs):
+                        suffix = currency
+                metadata = StatisticMetaData(
+                    mean_type=StatisticMeanType.NONE,
+                    has_sum=True,
+                    name=title,
+                    source=DOMAIN,
+                    statistic_id=statistic_id(vehicle_id, quantity, suffix),
+                    unit_class=unit_class,
+                    unit_of_measurement=unit,
+                )
+                await self._async_restate(metadata, states[series])
+
+    async def _async_primary_currency(
+        self, vehicle_id: str, subs: Mapping[str, Imported]
+    ) -> str | None:
+        """Return the currency of the vehicle's plain cost and savings statistics.
+
+        The one they already have in the recorder, so existing statistics (and the Energy
+        dashboard settings that use them) keep it; for a vehicle with none yet, the currency of
+        its newest sub-session (ids are time-ordered ULIDs).
+        """
+        if vehicle_id not in self._primary:
+            ids = [statistic_id(vehicle_id, q) for q in (Quantity.COST, Quantity.SAVINGS)]
+            recorded = await get_instance(self.hass).async_add_executor_job(
+                partial(get_metadata, self.hass, statistic_ids=set(ids))
+            )
+            units = [recorded[i][1]["unit_of_measurement"] for i in ids if i in recorded]
+            newest = [subs[k]["currency"] for k in sorted(subs, reverse=True)]
+            self._primary[vehicle_id] = next((c for c in (*units, *newest) if c), None)
+        return self._primary[vehicle_id]
 
     async def _async_restate(
-        self,
-        vehicle_id: str,
-        quantity: Quantity,
-        unit: str,
-        unit_class: str | None,
-        states: dict[datetime, float],
+        self, metadata: StatisticMetaData, states: dict[datetime, float]
     ) -> None:
-        stat_id = statistic_id(vehicle_id, quantity)
+        stat_id = metadata["statistic_id"]
         first = min(states)
         recorder = get_instance(self.hass)
         rows = (
@@ -411,19 +469,9 @@ class ChargingHistory:
         new_rows = restate(base, recorded, states)
         if not new_rows:
             return
-        vehicle = self.coordinator.data.vehicles.get(vehicle_id)
-        name = (vehicle.display_name if vehicle else None) or vehicle_id
         async_add_external_statistics(
             self.hass,
-            StatisticMetaData(
-                mean_type=StatisticMeanType.NONE,
-                has_sum=True,
-                name=f"{name} {_NAMES[quantity]}",
-                source=DOMAIN,
-                statistic_id=stat_id,
-                unit_class=unit_class,
-                unit_of_measurement=unit,
-            ),
+            metadata,
             [StatisticData(start=row.start, state=row.state, sum=row.sum) for row in new_rows],
         )
         # The next tick (minutes away) reads these rows back; each tick writes a statistic once.
@@ -431,10 +479,19 @@ class ChargingHistory:
 
     @callback
     def _save(self) -> None:
-        self._store.async_delay_save(self._stored, 1)
+        # Once stopped, the unload has saved the progress: a tick unwinding from its
+        # cancellation must write nothing after that, which would bring a removed entry's Store
+        # back or overwrite what the entry's next import saved.
+        if not self._lifecycle.stopped:
+            self._store.async_delay_save(self._stored, 1)
 
     async def _async_save_now(self) -> None:
-        """Write progress at once when unloading (a delayed save would wait for HA's stop)."""
+        """On unload: stop every tick and timer, then write the progress, this import's last.
+
+        At once: a delayed save would wait for HA's stop. A tick cut short has not yet counted
+        what it fetched as imported, so that stays queued.
+        """
+        self._lifecycle.stop()
         await self._store.async_save(self._stored())
 
     def _stored(self) -> StoredHistory:
@@ -485,7 +542,11 @@ async def async_remove_history(hass: HomeAssistant, entry: EvEnergyConfigEntry) 
         and entry.options.get(CONF_CLEAR_HISTORY_ON_REMOVE)
         and "recorder" in hass.config.components
     ):
-        vehicles = {imported["vehicle"] for imported in data["imported"].values()}
-        ids = [statistic_id(v, q) for v in sorted(vehicles) for q in Quantity]
-        get_instance(hass).async_clear_statistics(ids)
+        # Every statistic of its vehicles, whatever currencies they were in.
+        vehicles = tuple({f"{DOMAIN}:{i['vehicle'].lower()}_" for i in data["imported"].values()})
+        recorder = get_instance(hass)
+        recorded = await recorder.async_add_executor_job(
+            partial(get_metadata, hass, statistic_source=DOMAIN)
+        )
+        recorder.async_clear_statistics(sorted(i for i in recorded if i.startswith(vehicles)))
     await store.async_remove()
