@@ -191,6 +191,21 @@ def test_translation_strings_and_keys() -> None:
         assert "message" in entry, f"exceptions.{key} needs a message"
 
 
+def _issue_text_paths(key: str, kwargs: dict[str, ast.expr]) -> list[str]:
+    """Where an issue's explanation is: a fixable one's in its fix flow's steps (hassfest
+    refuses a `description` beside a `fix_flow`), any other one's in its description."""
+    fixable = kwargs.get("is_fixable")
+    if not (isinstance(fixable, ast.Constant) and fixable.value is True):
+        return [f"issues.{key}.description"]
+    steps = lookup(strings(), f"issues.{key}.fix_flow.step")
+    if not isinstance(steps, dict) or not steps:
+        return [f"issues.{key}.fix_flow.step"]
+    assert lookup(strings(), f"issues.{key}.description") is None, (
+        f"issues.{key}: a fixable issue explains itself in its fix flow, not a description"
+    )
+    return [f"issues.{key}.fix_flow.step.{step}.description" for step in steps]
+
+
 def code_translation_refs() -> list[tuple[str, str, ast.Call]]:
     refs = []
     for file in sorted(COMPONENT.rglob("*.py")):
@@ -206,7 +221,7 @@ def code_translation_refs() -> list[tuple[str, str, ast.Call]]:
                     refs.append((where, f"device.{key}.name", call))
                 elif name in {"async_create_issue", "_set_issue"}:
                     refs.append((where, f"issues.{key}.title", call))
-                    refs.append((where, f"issues.{key}.description", call))
+                    refs += [(where, path, call) for path in _issue_text_paths(key, kwargs)]
                 elif name.endswith("Description") and file.stem in PLATFORM_MODULES:
                     refs.append((where, f"entity.{file.stem}.{key}.name", call))
                 else:
