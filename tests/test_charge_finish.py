@@ -166,6 +166,9 @@ def test_finish_estimate_rounds_to_the_minute() -> None:
     assert finish_estimate(_charging(later, 105)) == datetime(2026, 11, 22, 11, 44, tzinfo=UTC)
     assert finish_estimate(_charging(sampled, 0)) == datetime(2026, 11, 22, 9, 58, tzinfo=UTC)
     assert finish_estimate(_charging(sampled, None)) is None
+    assert finish_estimate(_charging(sampled, -5)) is None
+    assert finish_estimate(_charging(sampled, 10**15)) is None
+    assert finish_estimate(_charging(datetime.max.replace(tzinfo=UTC), 105)) is None
     assert finish_estimate(_charging(sampled, 105, charging=False)) is None
     assert finish_estimate(_charging(sampled, 105, charging=None)) is None
     assert finish_estimate(None) is None

@@ -24,11 +24,16 @@ def finish_estimate(status: VehicleStatus | None) -> datetime | None:
         status is None
         or status.is_charging is not True
         or status.minutes_to_full_charge is None
+        or status.minutes_to_full_charge < 0
         or status.sampled_at is None
     ):
         return None
-    finish = status.sampled_at + timedelta(minutes=status.minutes_to_full_charge)
-    return (finish + _HALF_MINUTE).replace(second=0, microsecond=0)
+    try:
+        finish = status.sampled_at + timedelta(minutes=status.minutes_to_full_charge)
+        return (finish + _HALF_MINUTE).replace(second=0, microsecond=0)
+    except OverflowError:
+        # Beyond what a date-time can hold: no time to show.
+        return None
 
 
 def steady_finish(shown: datetime | None, estimate: datetime | None) -> datetime | None:
