@@ -156,13 +156,20 @@ async def test_only_a_new_sample_time_writes_only_last_seen(
     freezer: FrozenDateTimeFactory,
     writes: list[str],
 ) -> None:
-    """A status that changed only its `sampled_at` rewrites the *last seen* sensor alone."""
+    """A status that changed only its `sampled_at` rewrites only what counts from it.
+
+    *Last seen* shows it; the charge finish time counts the (unchanged) time to full from it,
+    here 13 minutes later.
+    """
     await setup_integration(hass, config_entry)
     await _tick(hass, freezer, 60)
     writes.clear()
     mock_api.vehicles[0]["latest_status_log"]["sampled_at"] = "2026-11-22T10:11:00Z"
     await _tick(hass, freezer, 60)
-    assert sorted(e for e in writes if "account" not in e) == ["sensor.family_car_last_seen"]
+    assert sorted(e for e in writes if "account" not in e) == [
+        "sensor.family_car_charge_finish_time",
+        "sensor.family_car_last_seen",
+    ]
 
 
 @pytest.mark.usefixtures("setup_credentials", "entity_registry_enabled_by_default")

@@ -16,6 +16,7 @@ from homeassistant.util import dt as dt_util
 from .api import Evse, PriceSchedule, PriceWindow, Vehicle
 from .const import CONF_WINDOW_END, CONF_WINDOW_HOURS
 from .coordinator import EvEnergyData
+from .dispatches import Dispatch, completed_dispatches, completed_expiry, planned_dispatches
 from .entity import (
     EvEnergyChargerEntity,
     EvEnergyPlanEntity,
@@ -221,19 +222,47 @@ class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
 
 
 class ChargingPlannedSensor(EvEnergyPlanEntity, BinarySensorEntity):
-    """On while the plan says power is on; flips at slot boundaries from the plans' timer."""
+    """On while the plan says power is on; flips at slot boundaries from the plans' timer.
+
+    Its dispatch attributes have the shape of the Octopus Energy integration's, so optimisers
+    built for that (Predbat's `octopus_intelligent_slot`) read ev.energy's plan too.
+    """
+
+    # Whole slot lists for optimisers reading them now; history has the plan's own sensors.
+    _unrecorded_attributes = frozenset({"planned_dispatches", "completed_dispatches"})
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the sessions, which the completed dispatches come from."""
+        await super().async_added_to_hass()
+        self._follow(self.coordinator.sessions)
 
     def _shown_value(self) -> object:
         slot = self.plan.active(dt_util.utcnow())
-        return slot is not None, slot.type if slot else None
+        return slot is not None, slot.type if slot else None, self.dispatch_attributes()
+
+    def _next_flip(self, now: datetime) -> datetime | None:
+        return completed_expiry(self.dispatch_attributes()["completed_dispatches"])
 
     @property
     def is_on(self) -> bool:
         """Whether a planned slot is in progress."""
         return self.plan.active(dt_util.utcnow()) is not None
 
+    def dispatch_attributes(self) -> dict[str, list[Dispatch]]:
+        """Return the planned and completed dispatches: part of what the entity shows."""
+        now = dt_util.utcnow()
+        return {
+            "planned_dispatches": planned_dispatches(self.plan, now),
+            "completed_dispatches": completed_dispatches(
+                self.coordinator.sessions.recent, self.resource_id, now
+            ),
+        }
+
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
-        """The schedule type of the slot in progress (e.g. smart, boost)."""
+        """The schedule type of the slot in progress (e.g. smart, boost), and the dispatches."""
         slot = self.plan.active(dt_util.utcnow())
-        return {"type": slot.type.value.lower() if slot and slot.type else None}
+        return {
+            "type": slot.type.value.lower() if slot and slot.type else None,
+            **self.dispatch_attributes(),
+        }

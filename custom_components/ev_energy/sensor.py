@@ -51,6 +51,7 @@ from .api import (
     minor_to_major,
     minor_unit_exponent,
 )
+from .charge_finish import finish_estimate, steady_finish
 from .coordinator import EvEnergyData, EvEnergyLiveCoordinator
 from .entity import (
     EvEnergyAccountEntity,
@@ -556,6 +557,7 @@ async def async_setup_entry(
                 SessionEnergySensor(runtime.sessions, vehicle, SESSION_ENERGY),
                 *(PlanSensor(runtime.plans, vehicle, d) for d in PLAN_SENSORS),
                 ChargingStatusSensor(runtime.plans, vehicle, CHARGING_STATUS),
+                ChargeFinishSensor(live, vehicle, CHARGE_FINISH_TIME),
             ]
         evse = data.evses[resource_id]
         return [
@@ -958,3 +960,46 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         """The next planned start while waiting for it."""
         explanation = self._explanation()
         return explanation.attributes if explanation else {"next_charge_start": None}
+
+
+CHARGE_FINISH_TIME = SensorEntityDescription(
+    key="charge_finish_time",
+    translation_key="charge_finish_time",
+    device_class=SensorDeviceClass.TIMESTAMP,
+)
+
+
+class ChargeFinishSensor(EvEnergyVehicleEntity, SensorEntity):
+    """When the car will be full while it charges: for tools that want a time, not a duration.
+
+    The car's time to full counted from its status's sample time; it moves only when a new
+    estimate is more than five minutes off (see charge_finish).
+    """
+
+    _finish: datetime | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Estimate before the first state is written."""
+        self._estimate()
+        await super().async_added_to_hass()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        self._estimate()
+        super()._handle_coordinator_update()
+
+    def _estimate(self) -> None:
+        if self.available:
+            self._finish = steady_finish(self._finish, finish_estimate(self.vehicle.status))
+
+    def _follows_sample_time(self) -> bool:
+        # The estimate counts from the sample time.
+        return True
+
+    def _shown_value(self) -> object:
+        return self._finish
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The steady estimate; unknown while the car is not charging."""
+        return self._finish

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ import probatio
 
 from .const import DOMAIN
 from .plan import SlotEstimate
+from .plan_coordinator import EvEnergyPlanCoordinator
 from .runtime import EvEnergyConfigEntry
 
 ATTR_CONFIG_ENTRY = "config_entry"
@@ -83,10 +84,10 @@ def _number(value: Decimal | None, places: int) -> float | None:
     return float(round(value, places)) if value is not None else None
 
 
-def _slot(estimate: SlotEstimate) -> dict[str, Any]:
+def _slot(estimate: SlotEstimate, zone: tzinfo) -> dict[str, Any]:
     return {
-        "start": estimate.start.isoformat(),
-        "end": estimate.end.isoformat() if estimate.end else None,
+        "start": estimate.start.astimezone(zone).isoformat(),
+        "end": estimate.end.astimezone(zone).isoformat() if estimate.end else None,
         "power_w": _number(estimate.power_w, 0),
         "energy_kwh": _number(estimate.energy_kwh, 3),
         "price": _number(estimate.price, 6),
@@ -120,23 +121,34 @@ def _vehicle_ids(
     return [vehicle_id]
 
 
+def charge_plan_answer(
+    plans: EvEnergyPlanCoordinator, vehicle_id: str, now: datetime, zone: tzinfo = UTC
+) -> dict[str, Any]:
+    """Return what remains of a vehicle's plan from `now`, times in `zone`.
+
+    The `get_charge_plan` action's answer per vehicle (in UTC); Assist's tools tell the same.
+    """
+    plan = plans.plan_for(vehicle_id)
+    totals = plan.totals(now)
+    return {
+        "slots": [_slot(estimate, zone) for estimate in plan.remaining(now)],
+        "energy_kwh": _number(totals.energy_kwh, 3),
+        "cost": _number(totals.cost, 4),
+        "currency": plans.currency,
+        "co2_kg": _number(totals.co2_kg, 3),
+        "ready_by": plan.ready_by.astimezone(zone).isoformat() if plan.ready_by else None,
+    }
+
+
 async def _get_charge_plan(call: ServiceCall) -> ServiceResponse:
     entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY])
-    plans = entry.runtime_data.plans
     vehicles = entry.runtime_data.live.data.vehicles
     now = dt_util.utcnow()
     response: dict[str, Any] = {}
     for vehicle_id in _vehicle_ids(call.hass, entry, call.data.get(ATTR_DEVICE_ID)):
-        plan = plans.plan_for(vehicle_id)
-        totals = plan.totals(now)
         response[vehicle_id] = {
             "name": vehicles[vehicle_id].display_name,
-            "slots": [_slot(estimate) for estimate in plan.remaining(now)],
-            "energy_kwh": _number(totals.energy_kwh, 3),
-            "cost": _number(totals.cost, 4),
-            "currency": plans.currency,
-            "co2_kg": _number(totals.co2_kg, 3),
-            "ready_by": plan.ready_by.isoformat() if plan.ready_by else None,
+            **charge_plan_answer(entry.runtime_data.plans, vehicle_id, now),
         }
     return {"vehicles": response}
 
