@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 import json
 
 import pytest
 
-from custom_components.ev_energy.api import ChargingMode, EvEnergyResponseError
+from custom_components.ev_energy.api import ChargingMode, ChargingSession, EvEnergyResponseError
 from custom_components.ev_energy.api.webhooks import (
     BadSignatureError,
     Delivery,
     MalformedEventError,
     MalformedHeadersError,
     StaleTimestampError,
+    SubSessionEvent,
     UnsignedError,
     WebhookEventType,
+    apply_to_session,
     parse_event,
     parse_headers,
     parse_secret,
@@ -139,7 +143,6 @@ def test_parse_created_event() -> None:
     event = parse_event(json.dumps({**body, "data": SUB_SESSION}).encode())
     assert event is not None
     assert event.type is WebhookEventType.SUB_SESSION_CREATED
-    assert not event.ended
     assert event.sub_session.id == SUB_SESSION["id"]
     assert event.sub_session.vehicle_id == "vhcl01HRFF3SEVSCRAV9B3CHVDFN0H"
     assert event.part.mode is ChargingMode.BOOST
@@ -148,17 +151,59 @@ def test_parse_created_event() -> None:
     assert event.evse_id == "evse01HSH04KDEWF6Z4DB2J77J74K5"
 
 
-def test_an_ended_event_or_an_end_time_ends() -> None:
-    ended = parse_event(
-        json.dumps({"type": "charging_sub_session.ended", "data": SUB_SESSION}).encode()
+def _event(event_type: str, **changes: object) -> SubSessionEvent:
+    event = parse_event(
+        json.dumps({"type": event_type, "data": {**SUB_SESSION, **changes}}).encode()
     )
+    assert event is not None
+    return event
+
+
+OPEN_SESSION = ChargingSession.from_api(
+    {
+        "id": "cses01HSH04KDEWF6Z4DB2J77J7AAA",
+        "start": "2026-11-22T08:00:00Z",
+        "end": None,
+        "vehicle": "https://api.ev.energy/v2/vehicles/vhcl01HRFF3SEVSCRAV9B3CHVDFN0H",
+        "sub_sessions": [
+            {
+                "id": "csub01HSH04KDEWF6Z4DB2J77J7AA1",
+                "start": "2026-11-22T08:00:00Z",
+                "mode": "SMART",
+            }
+        ],
+    }
+)
+CREATED = "charging_sub_session.created"
+ENDED = "charging_sub_session.ended"
+END = "2026-11-22T10:30:00Z"
+
+
+def test_a_new_sub_session_joins_the_open_session() -> None:
+    session = apply_to_session(OPEN_SESSION, _event(CREATED))
+    assert session is not None
+    assert [sub.id for sub in session.sub_sessions][-1] == SUB_SESSION["id"]
+    assert session.is_boosting
+    ended = apply_to_session(session, _event(ENDED, end=END))
     assert ended is not None
-    assert ended.ended
-    late = {**SUB_SESSION, "end": "2026-11-22T10:30:00Z"}
-    body = {"type": "charging_sub_session.created", "data": late}
-    created = parse_event(json.dumps(body).encode())
-    assert created is not None
-    assert created.ended
+    assert not ended.is_boosting
+    assert len(ended.sub_sessions) == 2
+
+
+def test_ended_wins_whatever_the_order() -> None:
+    """An ended copy arriving first is never reopened by the created one that follows."""
+    ended = apply_to_session(OPEN_SESSION, _event(ENDED, end=END))
+    assert ended is not None
+    assert apply_to_session(ended, _event(CREATED)) is None
+    assert not ended.is_boosting
+
+
+def test_nothing_to_update() -> None:
+    """No session, another vehicle's, or a closed one the sub-session is not part of."""
+    assert apply_to_session(None, _event(CREATED)) is None
+    assert apply_to_session(OPEN_SESSION, _event(CREATED, vehicle=None)) is None
+    closed = replace(OPEN_SESSION, end=datetime(2026, 11, 22, 9, tzinfo=UTC))
+    assert apply_to_session(closed, _event(CREATED)) is None
 
 
 def test_unknown_event_type_is_none() -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 import hashlib
 import hmac
@@ -19,7 +20,7 @@ import re
 from typing import Final
 
 from .exceptions import EvEnergyResponseError
-from .models import ChargingSubSession, SubSession, id_from_reference
+from .models import ChargingSession, ChargingSubSession, SubSession, id_from_reference
 
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 (a prefix, not a secret)
 # Standard Webhooks keys are 24 to 64 random bytes (Svix issues 24).
@@ -148,11 +149,6 @@ class SubSessionEvent:
     part: SubSession
     evse_id: str | None
 
-    @property
-    def ended(self) -> bool:
-        """Whether this event (or the sub-session it carries) says the sub-session is over."""
-        return self.type is WebhookEventType.SUB_SESSION_ENDED or self.part.end is not None
-
 
 def parse_event(body: bytes) -> SubSessionEvent | None:
     """Read a verified body; None for an event type this integration does not know.
@@ -181,3 +177,30 @@ def parse_event(body: bytes) -> SubSessionEvent | None:
         part=SubSession.from_api(data),
         evse_id=id_from_reference(data.get("evse")),
     )
+
+
+def apply_to_session(
+    session: ChargingSession | None, event: SubSessionEvent
+) -> ChargingSession | None:
+    """Return the vehicle's latest session as the event leaves it; None if it tells nothing.
+
+    The sub-session replaces its earlier copy, or joins an open session as its newest one (a
+    mode change). An ended copy is never reopened: deliveries may arrive out of order, and
+    `ended` is the later truth. A sub-session of no open session (a plug-in) waits for the
+    sessions read the event also starts: the session's own id is not in the event.
+    """
+    if session is None or session.vehicle_id != event.sub_session.vehicle_id:
+        return None
+    part = event.part
+    subs = list(session.sub_sessions)
+    index = next((i for i, sub in enumerate(subs) if sub.id == part.id), None)
+    if index is not None:
+        if subs[index].end is not None and part.end is None:
+            return None
+        subs[index] = part
+    elif session.is_open:
+        subs.append(part)
+    else:
+        return None
+    subs.sort(key=lambda sub: sub.start or datetime.min.replace(tzinfo=UTC))
+    return replace(session, sub_sessions=tuple(subs))
