@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.const import Platform
+from homeassistant.components import webhook
+from homeassistant.const import CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -27,6 +28,7 @@ from .notifications import EvEnergyNotificationsCoordinator, async_remove_store
 from .oauth import OAuth2SessionAuth
 from .plan_coordinator import EvEnergyPlanCoordinator
 from .price_coordinator import EvEnergyPriceCoordinator
+from .push import EvEnergyPush, async_remove_push
 from .runtime import EvEnergyConfigEntry, EvEnergyRuntimeData
 from .services import async_setup_services
 
@@ -63,6 +65,11 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
     """Connect to ev.energy and set up the platforms."""
+    if CONF_WEBHOOK_ID not in entry.data:
+        # Created once: the URL the user registers with ev.energy stays valid across reloads.
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_WEBHOOK_ID: webhook.async_generate_id()}
+        )
     implementation = await async_get_config_entry_implementation(hass, entry)
     oauth_session = OAuth2Session(hass, entry, implementation)
     client = EvEnergyClient(
@@ -96,6 +103,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         ("sessions and plans", _async_refresh_in_turn(sessions, plans)),
     ):
         entry.async_create_background_task(hass, first_read, f"{DOMAIN} first {name} read")
+    push = EvEnergyPush(hass, entry, live, sessions)
+    live.push = push
+    await push.async_start()
     entry.runtime_data = EvEnergyRuntimeData(
         client=client,
         live=live,
@@ -104,6 +114,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         connectivity=connectivity,
         plans=plans,
         notifications=notifications,
+        push=push,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await async_setup_history(hass, entry, client, live)
@@ -116,7 +127,8 @@ async def _async_refresh_in_turn(*coordinators: DataUpdateCoordinator[Any]) -> N
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
-    """Unload the platforms."""
+    """Stop acting on webhook deliveries, then unload the platforms."""
+    await entry.runtime_data.push.async_unload()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
@@ -129,6 +141,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) ->
     async_delete_entry_issues(hass, entry.entry_id)
     await async_remove_store(hass, entry.entry_id)
     await async_remove_history(hass, entry)
+    await async_remove_push(hass, entry)
 
 
 async def async_remove_config_entry_device(

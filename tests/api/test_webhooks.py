@@ -228,6 +228,7 @@ def test_malformed_event(body: bytes) -> None:
 
 def test_portal_url() -> None:
     assert portal_url({"url": "https://app.svix.com/login#key=xyz"}).startswith("https://")
-    for raw in ({"url": "javascript:alert(1)"}, {}, [], {"url": 5}):
+    unusable: tuple[object, ...] = ({"url": "javascript:alert(1)"}, {}, [], {"url": 5})
+    for raw in unusable:
         with pytest.raises(EvEnergyResponseError):
             portal_url(raw)
