@@ -983,3 +983,22 @@ async def test_the_secret_repair_of_a_removed_entry_aborts(hass: HomeAssistant) 
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "entry_removed"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_push_step_of_an_entry_that_is_not_loaded(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """Setup is retrying (ev.energy down): the URL is shown, the portal link cannot be."""
+    await async_process_ha_core_config(hass, {"external_url": "https://home.example.org"})
+    mock_api.fail(VEHICLES_URL, times=10)
+    await setup_integration(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+    requests = len(mock_api.calls())
+
+    result = await _open_push_step(hass, config_entry)
+
+    webhook_id = config_entry.data["webhook_id"]
+    assert shown(result)["webhook_url"] == f"https://home.example.org/api/webhook/{webhook_id}"
+    assert result["errors"] == {"base": "portal_unavailable"}
+    assert len(mock_api.calls()) == requests

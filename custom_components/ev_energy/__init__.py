@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components import webhook
-from homeassistant.const import CONF_WEBHOOK_ID, Platform
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -28,7 +27,7 @@ from .notifications import EvEnergyNotificationsCoordinator, async_remove_store
 from .oauth import OAuth2SessionAuth
 from .plan_coordinator import EvEnergyPlanCoordinator
 from .price_coordinator import EvEnergyPriceCoordinator
-from .push import EvEnergyPush, async_remove_push
+from .push import EvEnergyPush, async_ensure_webhook_id, async_remove_push
 from .runtime import EvEnergyConfigEntry, EvEnergyRuntimeData
 from .services import async_setup_services
 
@@ -65,11 +64,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
     """Connect to ev.energy and set up the platforms."""
-    if CONF_WEBHOOK_ID not in entry.data:
-        # Created once: the URL the user registers with ev.energy stays valid across reloads.
-        hass.config_entries.async_update_entry(
-            entry, data={**entry.data, CONF_WEBHOOK_ID: webhook.async_generate_id()}
-        )
+    async_ensure_webhook_id(hass, entry)
     implementation = await async_get_config_entry_implementation(hass, entry)
     oauth_session = OAuth2Session(hass, entry, implementation)
     client = EvEnergyClient(

@@ -9,10 +9,10 @@ from typing import Any
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
+    ConfigEntryState,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
@@ -44,7 +44,7 @@ from .const import (
     MAX_HISTORY_DAYS,
     SCOPES,
 )
-from .push import async_webhook_url
+from .push import async_ensure_webhook_id, async_webhook_url
 from .runtime import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -187,12 +187,15 @@ class EvEnergyOptionsFlow(OptionsFlowWithReload):
                     options[CONF_WEBHOOK_SECRET] = secret
                 return self.async_create_entry(data=options)
         entry: EvEnergyConfigEntry = self.config_entry
-        url = await async_webhook_url(self.hass, entry.data[CONF_WEBHOOK_ID])
+        url = await async_webhook_url(self.hass, async_ensure_webhook_id(self.hass, entry))
+        portal = None
         try:
-            portal = await entry.runtime_data.client.async_get_webhook_portal()
+            # Only a loaded entry has a client (one that is retrying has none).
+            if entry.state is ConfigEntryState.LOADED:
+                portal = await entry.runtime_data.client.async_get_webhook_portal()
         except EvEnergyError as err:
             _LOGGER.warning("Could not get a link to ev.energy's webhook portal: %s", err)
-            portal = None
+        if portal is None:
             errors.setdefault("base", "portal_unavailable")
         if url is None:
             # Without a URL ev.energy can reach, nothing else on the page helps.

@@ -78,6 +78,17 @@ def secret_rejected_issue_id(entry_id: str) -> str:
     return f"{entry_id}_{SECRET_REJECTED}"
 
 
+@callback
+def async_ensure_webhook_id(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> str:
+    """Return the entry's webhook id, created once: the URL registered with ev.energy stays."""
+    if (webhook_id := entry.data.get(CONF_WEBHOOK_ID)) is None:
+        webhook_id = webhook.async_generate_id()
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_WEBHOOK_ID: webhook_id}
+        )
+    return str(webhook_id)
+
+
 def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
     return Store(hass, STORE_VERSION, f"{DOMAIN}.{entry_id}.push")
 
