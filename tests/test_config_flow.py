@@ -172,8 +172,12 @@ async def test_reauth_same_account(
     mock_api: MockApi,
     config_entry: MockConfigEntry,
 ) -> None:
-    """Reauth with the same account stores the new token and reloads the entry."""
+    """Reauth with the same account stores the new token and reloads the entry.
+
+    The webhook id stays: the push URL registered with ev.energy keeps working.
+    """
     await setup_integration(hass, config_entry)
+    webhook_id = config_entry.data["webhook_id"]
     result = await config_entry.start_reauth_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
@@ -187,6 +191,7 @@ async def test_reauth_same_account(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert config_entry.data["token"]["access_token"] == "reauth-access"
+    assert config_entry.data["webhook_id"] == webhook_id
     assert config_entry.state is ConfigEntryState.LOADED
 
 
@@ -221,8 +226,9 @@ async def test_reconfigure(
     mock_api: MockApi,
     config_entry: MockConfigEntry,
 ) -> None:
-    """Reconfigure signs in again and keeps the entry (and so its entities)."""
+    """Reconfigure signs in again and keeps the entry (and so its entities and webhook)."""
     await setup_integration(hass, config_entry)
+    webhook_id = config_entry.data["webhook_id"]
     entity_count = len(hass.states.async_entity_ids())
     result = await config_entry.start_reconfigure_flow(hass)
     await _authorize(hass, hass_client_no_auth, result)
@@ -233,6 +239,7 @@ async def test_reconfigure(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert config_entry.data["token"]["access_token"] == "reconfigured-access"
+    assert config_entry.data["webhook_id"] == webhook_id
     assert hass.config_entries.async_entries(DOMAIN) == [config_entry]
     assert len(hass.states.async_entity_ids()) == entity_count
 
@@ -268,8 +275,13 @@ async def test_options_flow_sets_up_cheapest_window(
     assert hass.states.get(window) is None
 
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "init"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "settings"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"cheapest_window_hours": 2, "cheapest_window_end": "07:00:00"}
     )

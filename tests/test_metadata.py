@@ -32,7 +32,11 @@ import pytest
 import yaml
 
 from custom_components.ev_energy import PLATFORMS, application_credentials
-from custom_components.ev_energy.config_flow import OPTIONS_SCHEMA, EvEnergyFlowHandler
+from custom_components.ev_energy.config_flow import (
+    OPTIONS_SCHEMA,
+    PUSH_SCHEMA,
+    EvEnergyFlowHandler,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "custom_components" / "ev_energy"
@@ -285,9 +289,11 @@ def test_options_flow_strings() -> None:
     for section, used in (("abort", aborts), ("step", steps), ("error", errors)):
         missing = sorted(used - set(options.get(section, {})))
         assert not missing, f"options.{section} lacks {missing}"
+    # Each form's fields; the menu step has none.
+    schemas = {"init": {}, "settings": OPTIONS_SCHEMA.schema, "push": PUSH_SCHEMA.schema}
     for step, entry in options.get("step", {}).items():
         assert hasattr(options_flow, f"async_step_{step}"), f"options.step.{step}: no step"
-        schema_keys = {str(key) for key in OPTIONS_SCHEMA.schema}
+        schema_keys = {str(key) for key in schemas[step]}
         assert set(entry.get("data", {})) == schema_keys, f"options.step.{step}.data"
         assert set(entry.get("data_description", {})) == schema_keys
 

@@ -27,6 +27,7 @@ from .notifications import EvEnergyNotificationsCoordinator, async_remove_store
 from .oauth import OAuth2SessionAuth
 from .plan_coordinator import EvEnergyPlanCoordinator
 from .price_coordinator import EvEnergyPriceCoordinator
+from .push import EvEnergyPush, async_ensure_webhook_id, async_remove_push
 from .runtime import EvEnergyConfigEntry, EvEnergyRuntimeData
 from .services import async_setup_services
 
@@ -63,6 +64,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
     """Connect to ev.energy and set up the platforms."""
+    async_ensure_webhook_id(hass, entry)
     implementation = await async_get_config_entry_implementation(hass, entry)
     oauth_session = OAuth2Session(hass, entry, implementation)
     client = EvEnergyClient(
@@ -96,6 +98,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         ("sessions and plans", _async_refresh_in_turn(sessions, plans)),
     ):
         entry.async_create_background_task(hass, first_read, f"{DOMAIN} first {name} read")
+    push = EvEnergyPush(hass, entry, live, sessions)
+    live.push = push
+    await push.async_start()
     entry.runtime_data = EvEnergyRuntimeData(
         client=client,
         live=live,
@@ -104,6 +109,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         connectivity=connectivity,
         plans=plans,
         notifications=notifications,
+        push=push,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await async_setup_history(hass, entry, client, live)
@@ -116,7 +122,8 @@ async def _async_refresh_in_turn(*coordinators: DataUpdateCoordinator[Any]) -> N
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> bool:
-    """Unload the platforms."""
+    """Stop acting on webhook deliveries, then unload the platforms."""
+    await entry.runtime_data.push.async_unload()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
@@ -129,6 +136,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) ->
     async_delete_entry_issues(hass, entry.entry_id)
     await async_remove_store(hass, entry.entry_id)
     await async_remove_history(hass, entry)
+    await async_remove_push(hass, entry)
 
 
 async def async_remove_config_entry_device(

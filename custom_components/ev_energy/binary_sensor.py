@@ -9,6 +9,7 @@ from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
@@ -25,6 +26,7 @@ from .entity import (
     async_add_resource_entities,
 )
 from .price_coordinator import EvEnergyPriceCoordinator
+from .push import EvEnergyPushEntity
 from .runtime import EvEnergyConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -121,6 +123,7 @@ async def async_setup_entry(
                 dt_time.fromisoformat(entry.options[CONF_WINDOW_END]),
             )
         )
+    entities.append(PushActiveSensor(entry.runtime_data.push, PUSH_ACTIVE))
     async_add_entities(entities)
 
 
@@ -266,3 +269,19 @@ class ChargingPlannedSensor(EvEnergyPlanEntity, BinarySensorEntity):
             "type": slot.type.value.lower() if slot and slot.type else None,
             **self.dispatch_attributes(),
         }
+
+
+PUSH_ACTIVE = BinarySensorEntityDescription(
+    key="push_active",
+    translation_key="push_active",
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+class PushActiveSensor(EvEnergyPushEntity, BinarySensorEntity):
+    """On while push updates are set up and ev.energy sent one in the last 24 hours."""
+
+    @property
+    def is_on(self) -> bool:
+        """Whether push updates work."""
+        return self.push.active

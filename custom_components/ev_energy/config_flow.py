@@ -9,6 +9,7 @@ from typing import Any
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
+    ConfigEntryState,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
@@ -20,17 +21,22 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
     TimeSelector,
 )
 import probatio
 
 from .api import EvEnergyClient, EvEnergyError, StaticTokenAuth
+from .api.webhooks import parse_secret
 from .application_credentials import api_url
 from .const import (
     CONF_CLEAR_HISTORY_ON_REMOVE,
     CONF_HISTORY_DAYS,
     CONF_MARK_NOTIFICATIONS_READ,
     CONF_PERSISTENT_NOTIFICATIONS,
+    CONF_WEBHOOK_SECRET,
     CONF_WINDOW_END,
     CONF_WINDOW_HOURS,
     DEFAULT_HISTORY_DAYS,
@@ -38,6 +44,7 @@ from .const import (
     MAX_HISTORY_DAYS,
     SCOPES,
 )
+from .push import async_ensure_webhook_id, async_webhook_url
 from .runtime import EvEnergyConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,7 +59,7 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: EvEnergyConfigEntry) -> EvEnergyOptionsFlow:
-        """Options: the cheapest charging window, the charging history and notifications."""
+        """Options: cheapest window, charging history, notifications and push updates."""
         return EvEnergyOptionsFlow()
 
     @property
@@ -99,10 +106,13 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
         await self.async_set_unique_id(user.id)
         if self.source == SOURCE_REAUTH:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            return self.async_update_reload_and_abort(self._get_reauth_entry(), data=data)
+            # data_updates keeps the webhook id, and so the URL registered with ev.energy.
+            return self.async_update_reload_and_abort(self._get_reauth_entry(), data_updates=data)
         if self.source == SOURCE_RECONFIGURE:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data=data)
+            return self.async_update_reload_and_abort(
+                self._get_reconfigure_entry(), data_updates=data
+            )
         self._abort_if_unique_id_configured()
         return self.async_create_entry(title=user.full_name or user.email or "ev.energy", data=data)
 
@@ -131,16 +141,68 @@ OPTIONS_SCHEMA = probatio.Schema(
 )
 
 
+PUSH_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(CONF_WEBHOOK_SECRET, default=""): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+    }
+)
+
+
 class EvEnergyOptionsFlow(OptionsFlowWithReload):
-    """Set up the "cheapest window" binary sensor, the charging history and notifications."""
+    """Settings (cheapest window, charging history, notifications) and push updates."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose what to set up."""
+        return self.async_show_menu(step_id="init", menu_options=["settings", "push"])
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Show or store the options; the entry reloads to apply them."""
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
+            return self.async_create_entry(data={**self.config_entry.options, **user_input})
         return self.async_show_form(
-            step_id="init",
+            step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
                 OPTIONS_SCHEMA, self.config_entry.options
             ),
+        )
+
+    async def async_step_push(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the webhook URL and a portal link; store the signing secret (empty: off)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            secret = str(user_input.get(CONF_WEBHOOK_SECRET, "")).strip()
+            try:
+                if secret:
+                    parse_secret(secret)
+            except ValueError:
+                errors[CONF_WEBHOOK_SECRET] = "invalid_secret"
+            else:
+                options = dict(self.config_entry.options)
+                options.pop(CONF_WEBHOOK_SECRET, None)
+                if secret:
+                    options[CONF_WEBHOOK_SECRET] = secret
+                return self.async_create_entry(data=options)
+        entry: EvEnergyConfigEntry = self.config_entry
+        url = await async_webhook_url(self.hass, async_ensure_webhook_id(self.hass, entry))
+        portal = None
+        try:
+            # Only a loaded entry has a client (one that is retrying has none).
+            if entry.state is ConfigEntryState.LOADED:
+                portal = await entry.runtime_data.client.async_get_webhook_portal()
+        except EvEnergyError as err:
+            _LOGGER.warning("Could not get a link to ev.energy's webhook portal: %s", err)
+        if portal is None:
+            errors.setdefault("base", "portal_unavailable")
+        if url is None:
+            # Without a URL ev.energy can reach, nothing else on the page helps.
+            errors["base"] = "no_webhook_url"
+        return self.async_show_form(
+            step_id="push",
+            data_schema=self.add_suggested_values_to_schema(PUSH_SCHEMA, entry.options),
+            description_placeholders={"webhook_url": url or "-", "portal_url": portal or "-"},
+            errors=errors,
         )

@@ -104,3 +104,13 @@ MAX_HISTORY_DAYS: Final = 365
 NOTIFICATIONS_REFRESH_INTERVAL: Final = timedelta(minutes=30)
 CONF_PERSISTENT_NOTIFICATIONS: Final = "persistent_notifications"
 CONF_MARK_NOTIFICATIONS_READ: Final = "mark_notifications_read"
+
+# Push updates (ev.energy's webhooks): the signing secret is an option, the webhook id entry
+# data created once. While push works (an event verified in the last PUSH_ACTIVE_FOR), nothing
+# plugged in is polled every PUSH_IDLE_UPDATE_INTERVAL: a plug-in arrives as an event, and a
+# dropped one still shows within that time. An event reads what it changed at once; a burst
+# of them reads each data set at most once per PUSH_REFRESH_WINDOW.
+CONF_WEBHOOK_SECRET: Final = "webhook_secret"  # noqa: S105 (an option key, not a secret)
+PUSH_IDLE_UPDATE_INTERVAL: Final = timedelta(minutes=10)
+PUSH_ACTIVE_FOR: Final = timedelta(hours=24)
+PUSH_REFRESH_WINDOW: Final = timedelta(seconds=10)

@@ -42,6 +42,7 @@ from .const import (
     LOW_BUDGET_UPDATE_INTERVAL,
     LOW_REMAINING_SHARE,
     MISSING_POLLS_BEFORE_REMOVAL,
+    PUSH_IDLE_UPDATE_INTERVAL,
     SESSIONS_SHARE_OF_SLOW_READS,
     SETTLE_TIME,
     SETTLED_UPDATE_INTERVAL,
@@ -69,6 +70,7 @@ from .sample_time import only_sample_time_moved
 
 if TYPE_CHECKING:
     from .price_coordinator import EvEnergyPriceCoordinator
+    from .push import EvEnergyPush
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -268,6 +270,8 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         self._tariff_just_read = False
         # Set by the price coordinator: its list tells when the tariff's own price is needed.
         self.prices: EvEnergyPriceCoordinator | None = None
+        # Set at setup: while push works, nothing plugged in is polled more slowly.
+        self.push: EvEnergyPush | None = None
         self.last_success: datetime | None = None
         # Each resource's (plugged in, charging) and since when (monotonic), for the pace.
         self._plug_states: dict[str, tuple[PlugState, float]] = {}
@@ -446,11 +450,11 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
                 settled = resource_id in complete or now - since >= SETTLE_TIME.total_seconds()
                 paces.append(SETTLED_UPDATE_INTERVAL if settled else UPDATE_INTERVAL)
             else:
-                paces.append(IDLE_UPDATE_INTERVAL)
+                paces.append(self._idle_interval())
         self._plug_states = plug_states
         # One poll serves every resource: the most urgent one sets the pace. Settled cars are
         # polled slower than idle only when nothing is left unplugged to watch for a plug-in.
-        interval = min(paces, default=IDLE_UPDATE_INTERVAL)
+        interval = min(paces, default=self._idle_interval())
         self._active = interval <= UPDATE_INTERVAL
         limit = self.client.rate_limit_limit or DEFAULT_RATE_LIMIT
         remaining = self.client.rate_limit_remaining
@@ -459,6 +463,12 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         if self.client.requests_last_hour >= limit * HOURLY_SHARE:
             return max(interval, BUDGET_GUARD_UPDATE_INTERVAL)
         return interval
+
+    def _idle_interval(self) -> timedelta:
+        """Return the pace while nothing is plugged in: slower while push reports plug-ins."""
+        if self.push is not None and self.push.active:
+            return PUSH_IDLE_UPDATE_INTERVAL
+        return IDLE_UPDATE_INTERVAL
 
     def slow_read_shares(self) -> SlowReadShares:
         """Return the requests an hour for session pages and for plans (const.py)."""

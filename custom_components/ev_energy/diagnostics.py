@@ -27,6 +27,9 @@ TO_REDACT = {
     "iccid",
     "ip_address",
     "cpid",
+    # Push updates: the signing secret, and the webhook id that is part of its URL.
+    "webhook_secret",
+    "webhook_id",
 }
 
 
@@ -40,6 +43,7 @@ async def async_get_config_entry_diagnostics(
     sessions = entry.runtime_data.sessions.data or {}
     connectivity = entry.runtime_data.connectivity.data or {}
     plans = entry.runtime_data.plans
+    push = entry.runtime_data.push
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "data": async_redact_data(
@@ -71,6 +75,11 @@ async def async_get_config_entry_diagnostics(
             "known_until": (
                 known.isoformat() if prices.data and (known := prices.data.known_until) else None
             ),
+        },
+        "push": {
+            "configured": push.configured,
+            "active": push.active,
+            "last_event": push.last_event.isoformat() if push.last_event else None,
         },
         "plans": {
             "last_update_success": plans.last_update_success,

@@ -17,6 +17,7 @@ from .api import (
     EvEnergyError,
     EvseConnectivity,
 )
+from .api.webhooks import SubSessionEvent, apply_to_session
 from .const import (
     CONNECTIVITY_REFRESH_INTERVAL,
     CONNECTIVITY_REQUESTS_PER_HOUR,
@@ -201,6 +202,16 @@ class EvEnergySessionsCoordinator(FollowerCoordinator[dict[str, ChargingSession]
             if session.vehicle_id is not None:
                 latest.setdefault(session.vehicle_id, session)
         return latest
+
+    @callback
+    def async_apply_sub_session(self, event: SubSessionEvent) -> None:
+        """Show at once what a pushed sub-session tells about its vehicle's latest session."""
+        vehicle_id = event.sub_session.vehicle_id
+        if self.data is None or vehicle_id is None:
+            return
+        if (session := apply_to_session(self.data.get(vehicle_id), event)) is not None:
+            self._pending_changed = {vehicle_id}
+            self.async_set_updated_data({**self.data, vehicle_id: session})
 
 
 class EvEnergyConnectivityCoordinator(FollowerCoordinator[dict[str, EvseConnectivity]]):

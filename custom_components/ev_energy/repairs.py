@@ -1,4 +1,4 @@
-"""Fix flows: reconnect a vehicle whose connection to ev.energy was severed."""
+"""Fix flows: reconnect a vehicle whose connection to ev.energy was severed; a new secret."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from homeassistant.core import HomeAssistant
 import probatio
 
 from .api import EvEnergyApiError, EvEnergyAuthError, EvEnergyError, IntegrationStatus
+from .api.webhooks import parse_secret
+from .const import CONF_WEBHOOK_SECRET
+from .push import SECRET_REJECTED
 from .runtime import EvEnergyConfigEntry
 
 
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """Create the reconnect flow of a `vehicle_inactive_<vehicle id>` issue."""
+    """Create the reconnect flow of a `vehicle_inactive_<vehicle id>` issue, or the secret's."""
     data = data or {}
+    if issue_id.endswith(SECRET_REJECTED):
+        return WebhookSecretFlow(entry_id=str(data.get("entry_id")))
     return VehicleReconnectFlow(
         entry_id=str(data.get("entry_id")),
         vehicle_id=str(data.get("vehicle_id")),
@@ -73,5 +78,37 @@ class VehicleReconnectFlow(RepairsFlow):
             step_id="reconnect",
             data_schema=probatio.Schema({}),
             description_placeholders={"vehicle": self._vehicle, "url": self._url},
+            errors=errors,
+        )
+
+
+class WebhookSecretFlow(RepairsFlow):
+    """Take the new signing secret after ev.energy's deliveries stopped matching the old one."""
+
+    def __init__(self, *, entry_id: str) -> None:
+        """Store the secret of the config entry `entry_id`."""
+        self._entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
+        """Ask for the secret; store it and reload the entry to use it."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            secret = user_input.get(CONF_WEBHOOK_SECRET, "").strip()
+            try:
+                parse_secret(secret)
+            except ValueError:
+                errors[CONF_WEBHOOK_SECRET] = "invalid_secret"
+            else:
+                self.hass.config_entries.async_update_entry(
+                    entry, options={**entry.options, CONF_WEBHOOK_SECRET: secret}
+                )
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="init",
+            data_schema=probatio.Schema({probatio.Required(CONF_WEBHOOK_SECRET): str}),
             errors=errors,
         )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .notifications import EvEnergyNotificationsCoordinator
     from .plan_coordinator import EvEnergyPlanCoordinator
     from .price_coordinator import EvEnergyPriceCoordinator
+    from .push import EvEnergyPush
 
 type EvEnergyConfigEntry = ConfigEntry[EvEnergyRuntimeData]
 
@@ -32,3 +33,4 @@ class EvEnergyRuntimeData:
     connectivity: EvEnergyConnectivityCoordinator
     plans: EvEnergyPlanCoordinator
     notifications: EvEnergyNotificationsCoordinator
+    push: EvEnergyPush

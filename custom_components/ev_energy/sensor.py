@@ -66,6 +66,7 @@ from .entity import (
 from .followers import EvEnergySessionsCoordinator
 from .plan import ChargePlan
 from .price_coordinator import EvEnergyPriceCoordinator, PriceView
+from .push import EvEnergyPushEntity
 from .runtime import EvEnergyConfigEntry
 from .status import ChargingStatus, StatusExplanation, explain, next_change
 
@@ -572,6 +573,7 @@ async def async_setup_entry(
     ]
     if live.data.tariff is not None:
         account.extend(PriceSensor(runtime.prices, description) for description in PRICE_SENSORS)
+    account.append(PushLastEventSensor(runtime.push, PUSH_LAST_EVENT))
     async_add_entities(account)
 
 
@@ -1003,3 +1005,20 @@ class ChargeFinishSensor(EvEnergyVehicleEntity, SensorEntity):
     def native_value(self) -> datetime | None:
         """The steady estimate; unknown while the car is not charging."""
         return self._finish
+
+
+PUSH_LAST_EVENT = SensorEntityDescription(
+    key="push_last_event",
+    translation_key="push_last_event",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+class PushLastEventSensor(EvEnergyPushEntity, SensorEntity):
+    """When ev.energy last sent a verified push update (kept across restarts)."""
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The time the last event was received."""
+        return self.push.last_event

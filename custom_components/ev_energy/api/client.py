@@ -39,6 +39,7 @@ from .models import (
     parse_problem,
 )
 from .prices import PriceInterval, intervals_from_api
+from .webhooks import portal_url
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -241,6 +242,10 @@ class EvEnergyClient:
         """Create a link where the user reconnects an INACTIVE vehicle to ev.energy."""
         data, _, _ = await self._request("POST", self._base / "vehicles" / vehicle_id / "reconnect")
         return ReconnectionLink.from_api(data)
+
+    async def async_get_webhook_portal(self) -> str:
+        """Return a one-time link to ev.energy's webhook portal, where endpoints are added."""
+        return portal_url(await self._get(self._base / "webhook_portal"))
 
     async def async_get_notifications(self, language: str | None = None) -> list[Notification]:
         """Return the user's current in-app notifications, texts in `language` if given."""
