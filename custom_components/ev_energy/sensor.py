@@ -911,8 +911,10 @@ class ChargingStatusSensor(EvEnergyPlanEntity, SensorEntity):
         return live.last_update_success and self.resource_id in live.data.vehicles
 
     def _follows_sample_time(self) -> bool:
-        # An offline charger that reports again, nothing else changed, is online again.
-        return True
+        # A new report time matters only while a charger is shown offline: it is back. Else
+        # nothing shown changes; the flip timer, armed for when it would go stale, checks then.
+        shown = self._shown
+        return isinstance(shown, tuple) and shown[0] == ChargingStatus.CHARGER_OFFLINE
 
     @property
     def _session(self) -> ChargingSession | None:
