@@ -115,6 +115,18 @@ def http_storage(port: int) -> dict[str, Any]:
     }
 
 
+def onboarding_storage() -> dict[str, Any]:
+    """Home Assistant's onboarding progress (`.storage/onboarding`), written before its first start.
+
+    The location step (`core_config`) is marked done: the YAML already sets the location, and
+    finishing that step through the API adds Shopping list, Google Translate, Met.no and Radio
+    Browser, the last three with libraries the offline demo lacks (a "Failed to set up" card and
+    errors in the log).
+    """
+    done = ["core_config"]
+    return {"version": 4, "minor_version": 1, "key": "onboarding", "data": {"done": done}}
+
+
 def dashboard_config() -> dict[str, Any]:
     """Load the shipped "EV charging" dashboard as the raw configuration editor would save it."""
     config: dict[str, Any] = yaml.safe_load(DASHBOARD_FILE.read_text())  # type: ignore[no-untyped-call]
@@ -239,6 +251,7 @@ class DemoStack:
         (config_dir / ".storage").mkdir(parents=True)
         (config_dir / "custom_components").symlink_to(ROOT / "custom_components")
         (config_dir / ".storage" / "http").write_text(json.dumps(http_storage(self.ha_port)))
+        (config_dir / ".storage" / "onboarding").write_text(json.dumps(onboarding_storage()))
         (config_dir / "www").mkdir()
         (config_dir / "www" / ENERGY_WEEK_PAGE).write_text(ENERGY_WEEK_HTML)
         (config_dir / "configuration.yaml").write_text(
@@ -334,7 +347,6 @@ class DemoStack:
             },
         )
         self.ha_token = tokens["access_token"]
-        await self._json("POST", "/api/onboarding/core_config")
         await self._json("POST", "/api/onboarding/analytics")
         await self._json(
             "POST",
