@@ -16,7 +16,12 @@ import pytest
 from simulator.demo import (
     AREA,
     CHARGER_METER,
+    CHARGER_POWER,
     DASHBOARD_URL,
+    HISTORY_HOURS,
+    HOUSEHOLD_COST,
+    HOUSEHOLD_METER,
+    HOUSEHOLD_POWER,
     DemoStack,
     dashboard_config,
     find_chromium,
@@ -282,38 +287,88 @@ async def _check_set_up(stack: DemoStack) -> None:
     cards = {card["type"] for section in sections for card in section["cards"]}
     assert {"gauge", "tile", "markdown", "history-graph", "calendar"} <= cards
 
-    # The Energy dashboard: the charger's meter as the grid with the price, and each car's
-    # imported charging as a device inside it, with recorded history to draw.
+    # The Energy dashboard: the household meter is the grid connection, priced by the price
+    # entity; the charger and, inside it, each car's imported charging are individual devices;
+    # the grid and the charger give their live power.
     prefs = await stack.websocket({"type": "energy/get_prefs"})
-    assert [
-        (source["type"], source["stat_energy_from"], source["entity_energy_price"])
-        for source in prefs["energy_sources"]
-    ] == [("grid", CHARGER_METER, "sensor.ev_energy_account_current_price")]
+    [grid] = prefs["energy_sources"]
+    assert (grid["type"], grid["stat_energy_from"], grid["entity_energy_price"]) == (
+        "grid",
+        HOUSEHOLD_METER,
+        PRICE,
+    )
+    assert grid["stat_rate"] == HOUSEHOLD_POWER
     world = await stack.sim("GET", "/_sim/state")
     car_stats = [f"ev_energy:{v['id'].lower()}_charging_energy" for v in world["vehicles"]]
     assert prefs["device_consumption"] == [
-        {"stat_consumption": CHARGER_METER},
+        {"stat_consumption": CHARGER_METER, "stat_rate": CHARGER_POWER},
         *({"stat_consumption": stat, "included_in_stat": CHARGER_METER} for stat in car_stats),
     ]
-    now = datetime.fromisoformat((await stack.sim("GET", "/_sim/clock"))["now"])
-    rows: dict[str, list[dict[str, Any]]] = {}
+    household = await stack.sim("GET", f"/_sim/household?hours={HISTORY_HOURS}")
+    states = await stack.states()
+    assert float(states[HOUSEHOLD_METER]["state"]) == pytest.approx(
+        household["meter_wh"] / 1000, abs=0.05
+    )
+    assert float(states[HOUSEHOLD_POWER]["state"]) == pytest.approx(household["power_watts"], abs=1)
+    assert float(states[CHARGER_POWER]["state"]) == 7.2  # the family car charges (kW)
+    assert states[HOUSEHOLD_COST]["attributes"]["unit_of_measurement"] == "GBP"
+
+    # The past week is in the recorder, hour by hour, as the simulator's household had it: the
+    # grid takes in the house's load and the charger's, the charger what the cars' imported
+    # charging says, and each hour has its cost.
+    full_hours = household["hours"][:-1]
+    start = datetime.fromisoformat(full_hours[0]["start"])
+    end = datetime.fromisoformat(household["hours"][-1]["start"])
+    stats = [HOUSEHOLD_METER, HOUSEHOLD_COST, CHARGER_METER, *car_stats]
+    changes: dict[str, dict[float, float]] = {}
     deadline = asyncio.get_running_loop().time() + 120
     while asyncio.get_running_loop().time() < deadline:
         rows = await stack.websocket(
             {
                 "type": "recorder/statistics_during_period",
-                "start_time": (now - timedelta(days=7)).isoformat(),
-                "statistic_ids": car_stats,
-                "period": "day",
+                "start_time": start.isoformat(),
+                "end_time": end.isoformat(),
+                "statistic_ids": stats,
+                "period": "hour",
                 "types": ["change"],
             }
         )
-        if all(any(row["change"] > 0 for row in rows.get(stat, [])) for stat in car_stats):
+        changes = {
+            stat: {row["start"] / 1000: row["change"] for row in rows.get(stat, [])}
+            for stat in stats
+        }
+        # The integration imports the cars' charging in shares; wait for all of it.
+        cars = sum(sum(changes[stat].values()) for stat in car_stats)
+        if cars == pytest.approx(sum(hour["charging_wh"] for hour in full_hours) / 1000):
             break
         await asyncio.sleep(1)
-    for stat in car_stats:
-        assert any(row["change"] > 0 for row in rows.get(stat, [])), stat
-    # The charger's meter has statistics only after the recorder's first five-minute compile.
-    validation = (await stack.websocket({"type": "energy/validate"}))["device_consumption"]
-    assert {issue["type"] for issue in validation[0]} <= {"statistics_not_defined"}
-    assert validation[1:] == [[] for _ in car_stats]
+    assert len(changes[HOUSEHOLD_METER]) == len(changes[HOUSEHOLD_COST]) == HISTORY_HOURS
+    for hour in full_hours:
+        at = datetime.fromisoformat(hour["start"]).timestamp()
+        grid_kwh, charger_kwh = changes[HOUSEHOLD_METER][at], changes[CHARGER_METER][at]
+        assert grid_kwh == pytest.approx((hour["house_wh"] + hour["charging_wh"]) / 1000)
+        assert grid_kwh > charger_kwh >= 0
+        assert charger_kwh == pytest.approx(hour["charging_wh"] / 1000, abs=1e-3)
+        assert charger_kwh == pytest.approx(
+            sum(changes[stat].get(at, 0) for stat in car_stats), abs=2e-3
+        )
+        assert changes[HOUSEHOLD_COST][at] == pytest.approx(hour["cost"])
+        assert hour["cost"] > 0
+    assert sum(changes[CHARGER_METER].values()) > 60  # the scenario's past sessions: 70.5 kWh
+
+    # Home Assistant finds nothing to fix in the Energy settings or the imported statistics,
+    # but that the power sensors have statistics only from the recorder's first compile on.
+    validation = await stack.websocket({"type": "energy/validate"})
+    assert len(validation["device_consumption"]) == len(prefs["device_consumption"])
+    found = {
+        (issue["type"], entity)
+        for issues in validation["energy_sources"] + validation["device_consumption"]
+        for issue in issues
+        for entity, _ in issue["affected_entities"]
+    }
+    assert found <= {
+        ("statistics_not_defined", HOUSEHOLD_POWER),
+        ("statistics_not_defined", CHARGER_POWER),
+    }
+    issues = await stack.websocket({"type": "recorder/validate_statistics"})
+    assert {stat: issues[stat] for stat in stats if stat in issues} == {}

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from simulator import SimClock, SimulatorServer, World
+from simulator.demo import HOUSEHOLD_METER, household_history
 from simulator.household import Household
 
 from .conftest import EVSE, START, Client
@@ -151,3 +152,36 @@ def _minimal_scenario() -> dict[str, Any]:
             "half_hourly_prices": [20] * 48,
         },
     }
+
+
+async def test_demo_history_carries_on_into_the_recorders_sums(
+    sim: SimulatorServer, client: Client
+) -> None:
+    """The demo's imported sums start at the first hour's energy and end where the live ones go on.
+
+    The recorder's own sum counts from a sensor's first state; moved up by `adjustment`, it
+    carries on from the last imported hour by what the meter advanced since.
+    """
+    sim.clock.advance(20 * 60)
+    view = await household(client, 4)
+    charger_zero_kwh = view["charger_meter_wh"][EVSE] / 1000 - 1.5  # first read 1.5 kWh ago
+    meter, cost, charger = household_history(view, charger_zero_kwh)
+    before, *hours, current = view["hours"]
+    assert [row["start"] for row in meter.stats] == [hour["start"] for hour in hours]
+    assert meter.stats[0]["sum"] * 1000 == pytest.approx(
+        hours[0]["house_wh"] + hours[0]["charging_wh"]
+    )
+    assert cost.stats[0]["sum"] == pytest.approx(hours[0]["cost"])
+    assert charger.stats[0]["sum"] * 1000 == pytest.approx(hours[0]["charging_wh"])
+    # Live sums, moved up, at the first state: the last hour's sum plus the hour so far.
+    this_hour_kwh = (current["house_wh"] + current["charging_wh"]) / 1000
+    assert meter.adjustment == pytest.approx(meter.stats[-1]["sum"] + this_hour_kwh)
+    assert cost.adjustment == pytest.approx(cost.stats[-1]["sum"] + current["cost"])
+    charger_now = charger.adjustment + view["charger_meter_wh"][EVSE] / 1000 - charger_zero_kwh
+    assert charger_now == pytest.approx(charger.stats[-1]["sum"] + current["charging_wh"] / 1000)
+    assert meter.stats[-1]["state"] * 1000 == pytest.approx(hours[-1]["meter_wh"])
+    assert (meter.metadata["statistic_id"], cost.metadata["unit_of_measurement"]) == (
+        HOUSEHOLD_METER,
+        "GBP",
+    )
+    assert before["end"] == hours[0]["start"]
