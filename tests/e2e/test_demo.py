@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Iterator
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 import re
 import socket
@@ -148,6 +148,35 @@ async def test_charging_history_reaches_the_statistics(stack: DemoStack) -> None
     assert rows[-1]["sum"] == pytest.approx(expected_kwh, abs=0.05)
     # Each sub-session's energy is spread over the hours it flowed, not put in one lump.
     assert len([row for row in rows if row["state"] > 0]) > len(finished)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the demo's options change right after sign-in reloads the entry (the options flow "
+    "is OptionsFlowWithReload), so every entity goes unavailable once; the integration would "
+    "have to apply the options without a reload",
+)
+async def test_logbook_opens_without_unavailable_entities(stack: DemoStack) -> None:
+    """After the demo's start the logbook shows no ev.energy entity becoming unavailable."""
+    started = datetime.now(UTC) - timedelta(hours=1)
+    # The recorder commits every few seconds: once this entry is readable, so is all before it.
+    await stack.call_service("logbook", "log", {"name": "e2e", "message": "checkpoint"})
+    events: list[dict[str, Any]] = []
+    deadline = asyncio.get_running_loop().time() + 60
+    while not any(event.get("message") == "checkpoint" for event in events):
+        assert asyncio.get_running_loop().time() < deadline, "the checkpoint was not recorded"
+        await asyncio.sleep(1)
+        events = await stack.websocket(
+            {"type": "logbook/get_events", "start_time": started.isoformat()}
+        )
+    ours = {
+        entry["entity_id"]
+        for entry in await stack.websocket({"type": "config/entity_registry/list"})
+        if entry["platform"] == "ev_energy"
+    }
+    assert len(ours) > 40
+    unavailable = [e for e in events if e.get("entity_id") in ours and e["state"] == "unavailable"]
+    assert unavailable == []
 
 
 async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) -> None:
