@@ -236,6 +236,51 @@ def _sum_metadata(statistic_id: str, unit: str, unit_class: str | None) -> dict[
     }
 
 
+def price_history(view: dict[str, Any], unit: str) -> dict[str, Any]:
+    """Return the price's hourly means over the last day to import (`view` as for the others).
+
+    They fill the dashboard's 24-hour price graph, which falls back on hourly statistics for
+    the hours before Home Assistant recorded the price itself.
+    """
+    return {
+        "metadata": {
+            "has_sum": False,
+            "mean_type": 1,  # arithmetic, as the recorder compiles a measurement's
+            "name": None,
+            "source": "recorder",
+            "statistic_id": PRICE,
+            "unit_class": None,
+            "unit_of_measurement": unit,
+        },
+        "stats": [
+            {"start": hour["start"], "mean": hour["price"]} for hour in view["hours"][-25:-1]
+        ],
+    }
+
+
+def household_power_history(view: dict[str, Any]) -> dict[str, Any]:
+    """Return the household power's hourly means to import (`view` as for `household_history`).
+
+    A mean needs no carrying on: the recorder's own hours after these are means of their own.
+    """
+    return {
+        "metadata": {
+            "has_sum": False,
+            "mean_type": 1,  # arithmetic, as the recorder compiles a power sensor's
+            "name": None,
+            "source": "recorder",
+            "statistic_id": HOUSEHOLD_POWER,
+            "unit_class": "power",
+            "unit_of_measurement": "W",
+        },
+        "stats": [
+            # Watt-hours in an hour are the hour's mean watts.
+            {"start": hour["start"], "mean": hour["house_wh"] + hour["charging_wh"]}
+            for hour in view["hours"][1:-1]
+        ],
+    }
+
+
 def household_history(view: dict[str, Any], charger_zero_kwh: float) -> list[MeterHistory]:
     """Return the household meter's, its cost's and the charger meter's history to import.
 
@@ -590,6 +635,12 @@ class DemoStack:
         view = await self.sim("GET", f"/_sim/household?hours={HISTORY_HOURS + 1}")
         await self._post_household(view)
         history = household_history(view, await self._first_recorded_value(CHARGER_METER))
+        price = await self._json("GET", f"/api/states/{PRICE}")
+        for statistics in (
+            household_power_history(view),
+            price_history(view, price["attributes"]["unit_of_measurement"]),
+        ):
+            await self.websocket({"type": "recorder/import_statistics", **statistics})
         for meter in history:
             await self.websocket(
                 {
@@ -606,7 +657,11 @@ class DemoStack:
         )
 
     async def _wait_imported(self, history: list[MeterHistory]) -> None:
-        """Wait until the recorder has written the imported hours (it commits every few s)."""
+        """Wait until the recorder has written the imported hours (it commits every few s).
+
+        It writes them in the order they came, so the power's and price's, imported first, are
+        in too.
+        """
 
         async def written() -> bool:
             rows = await self.websocket(

@@ -83,9 +83,10 @@ def _home_charging(world: World) -> dict[str, dict[datetime, float]]:
 def household_view(world: World, hours: int) -> dict[str, Any]:
     """Return the household meter now and its last ``hours`` full hours and the current one.
 
-    Each hour has the house's load, the charging, their cost at the tariff's prices, and the
-    household meter's and each charger's reading at its end; readings never go back, even when
-    the clock does (the world does not rewind).
+    Each hour has the house's load, the charging, their cost at the tariff's prices, the hour's
+    mean price (major units per kWh, like the cost), and the household meter's and each
+    charger's reading at its end; readings never go back, even when the clock does (the world
+    does not rewind).
     """
     world.sync()
     now = world.last_sync
@@ -130,6 +131,7 @@ def household_view(world: World, hours: int) -> dict[str, Any]:
                 "house_wh": house,
                 "charging_wh": sum(charged.values()),
                 "cost": cost,
+                "price": sum(world.tariff.price_at(start + k * HALF_HOUR) for k in (0, 1)) / 200,
                 "meter_wh": meter,
                 "charger_meter_wh": dict(chargers),
             }

@@ -26,6 +26,7 @@ from simulator.demo import (
     dashboard_config,
     find_chromium,
 )
+from simulator.tariff import Supplier, Tariff
 
 pytestmark = pytest.mark.e2e
 
@@ -343,13 +344,14 @@ async def _check_set_up(stack: DemoStack) -> None:
     assert states[HOUSEHOLD_COST]["attributes"]["unit_of_measurement"] == "GBP"
 
     # The past week is in the recorder, hour by hour, as the simulator's household had it: the
-    # grid takes in the house's load and the charger's, the charger what the cars' imported
-    # charging says, and each hour has its cost.
+    # grid takes in the house's load and the charger's (at that mean power), the charger what
+    # the cars' imported charging says, and each hour has its cost.
     full_hours = household["hours"][:-1]
     start = datetime.fromisoformat(full_hours[0]["start"])
     end = datetime.fromisoformat(household["hours"][-1]["start"])
     stats = [HOUSEHOLD_METER, HOUSEHOLD_COST, CHARGER_METER, *car_stats]
     changes: dict[str, dict[float, float]] = {}
+    rows: dict[str, list[dict[str, Any]]] = {}
     deadline = asyncio.get_running_loop().time() + 120
     while asyncio.get_running_loop().time() < deadline:
         rows = await stack.websocket(
@@ -357,9 +359,9 @@ async def _check_set_up(stack: DemoStack) -> None:
                 "type": "recorder/statistics_during_period",
                 "start_time": start.isoformat(),
                 "end_time": end.isoformat(),
-                "statistic_ids": stats,
+                "statistic_ids": [*stats, HOUSEHOLD_POWER],
                 "period": "hour",
-                "types": ["change"],
+                "types": ["change", "mean"],
             }
         )
         changes = {
@@ -372,10 +374,12 @@ async def _check_set_up(stack: DemoStack) -> None:
             break
         await asyncio.sleep(1)
     assert len(changes[HOUSEHOLD_METER]) == len(changes[HOUSEHOLD_COST]) == HISTORY_HOURS
+    power = {row["start"] / 1000: row["mean"] for row in rows[HOUSEHOLD_POWER]}
     for hour in full_hours:
         at = datetime.fromisoformat(hour["start"]).timestamp()
         grid_kwh, charger_kwh = changes[HOUSEHOLD_METER][at], changes[CHARGER_METER][at]
         assert grid_kwh == pytest.approx((hour["house_wh"] + hour["charging_wh"]) / 1000)
+        assert power[at] == pytest.approx(grid_kwh * 1000)
         assert grid_kwh > charger_kwh >= 0
         assert charger_kwh == pytest.approx(hour["charging_wh"] / 1000, abs=1e-3)
         assert charger_kwh == pytest.approx(
@@ -385,8 +389,30 @@ async def _check_set_up(stack: DemoStack) -> None:
         assert hour["cost"] > 0
     assert sum(changes[CHARGER_METER].values()) > 60  # the scenario's past sessions: 70.5 kWh
 
+    # The price's last day is in the recorder too, each hour the mean of its two half-hours,
+    # for the dashboard's 24-hour graph.
+    tariff_data = {**world["tariff"], "supplier": Supplier(**world["tariff"]["supplier"])}
+    del tariff_data["current_price"]
+    tariff = Tariff(**tariff_data)
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    prices = await stack.websocket(
+        {
+            "type": "recorder/statistics_during_period",
+            "start_time": (this_hour - timedelta(days=1)).isoformat(),
+            "end_time": this_hour.isoformat(),
+            "statistic_ids": [PRICE],
+            "period": "hour",
+            "types": ["mean"],
+        }
+    )
+    assert len(prices[PRICE]) >= 23
+    for row in prices[PRICE]:
+        start = datetime.fromtimestamp(row["start"] / 1000, UTC)
+        half_hours = [tariff.price_at(start), tariff.price_at(start + timedelta(minutes=30))]
+        assert row["mean"] == pytest.approx(sum(half_hours) / 2 / 100)
+
     # Home Assistant finds nothing to fix in the Energy settings or the imported statistics,
-    # but that the power sensors have statistics only from the recorder's first compile on.
+    # but that the charger's power has statistics only from the recorder's first compile on.
     validation = await stack.websocket({"type": "energy/validate"})
     assert len(validation["device_consumption"]) == len(prefs["device_consumption"])
     found = {
@@ -395,9 +421,7 @@ async def _check_set_up(stack: DemoStack) -> None:
         for issue in issues
         for entity, _ in issue["affected_entities"]
     }
-    assert found <= {
-        ("statistics_not_defined", HOUSEHOLD_POWER),
-        ("statistics_not_defined", CHARGER_POWER),
-    }
+    assert found <= {("statistics_not_defined", CHARGER_POWER)}
     issues = await stack.websocket({"type": "recorder/validate_statistics"})
-    assert {stat: issues[stat] for stat in stats if stat in issues} == {}
+    imported = [*stats, HOUSEHOLD_POWER, PRICE]
+    assert {stat: issues[stat] for stat in imported if stat in issues} == {}

@@ -69,13 +69,17 @@ async def test_hours_add_up_to_the_meter(sim: SimulatorServer, client: Client) -
 async def test_cost_is_each_half_hours_energy_at_its_price(
     sim: SimulatorServer, client: Client
 ) -> None:
-    """Cost in the tariff's currency: energy in each half-hour times that half-hour's price."""
+    """Cost in the tariff's currency: energy in each half-hour times that half-hour's price.
+
+    Each hour also has its mean price, in the same unit per kWh.
+    """
     view = await household(client, 24)
     assert view["currency"] == "GBP"
     tariff = sim.world.tariff
     for hour in view["hours"][:-1]:
         start = _at(hour["start"])
         prices = [tariff.price_at(start), tariff.price_at(start + timedelta(minutes=30))]
+        assert hour["price"] == pytest.approx(sum(prices) / 2 / 100)
         if hour["charging_wh"] == 0:
             # The house's load is constant within an hour: half of it at each price.
             expected = hour["house_wh"] / 2 / 1000 * sum(prices) / 100
