@@ -55,13 +55,14 @@ HISTORY_HOURS = 7 * 24
 # Seconds between the household readings posted to Home Assistant.
 HOUSEHOLD_EVERY = 30.0
 CHEAPEST_WINDOW = "binary_sensor.ev_energy_account_cheapest_window"
-# Served at /local/: opens the Energy dashboard on its last 7 days (the frontend keeps the
-# chosen period in localStorage) instead of today, which has little charging so far.
+# Served at /local/: opens the Energy dashboard's Electricity view (grid, cost, individual
+# devices) on its last 7 days (the frontend keeps the chosen period in localStorage) instead of
+# today, which has little charging so far.
 ENERGY_WEEK_PAGE = "energy-last-7-days.html"
 ENERGY_WEEK_HTML = """<!doctype html>
 <script>
 localStorage.setItem("energy-default-period-_energy_dashboard", "now-7d");
-location.replace("/energy" + location.search);
+location.replace("/energy/electricity" + location.search);
 </script>
 """
 # The integration imports charging history with a tenth of the API's hourly allowance, in
@@ -924,9 +925,9 @@ async def _screenshots(stack: DemoStack, out_dir: Path) -> None:
     )
     # name: (page, window size, virtual-time budget in ms); the Energy dashboard loads slowly.
     pages = {
-        "ev-charging-dashboard.png": (f"/{DASHBOARD_URL}/ev-charging", (1280, 1700), 15000),
+        "ev-charging-dashboard.png": (f"/{DASHBOARD_URL}/ev-charging", (1280, 2000), 15000),
         "charging-plan-calendar.png": ("/calendar", (1280, 900), 15000),
-        "energy-dashboard.png": (f"/local/{ENERGY_WEEK_PAGE}", (1280, 1300), 45000),
+        "energy-dashboard.png": (f"/local/{ENERGY_WEEK_PAGE}", (1280, 1800), 45000),
     }
     await stack.screenshot_device("Family car", out_dir / "vehicle-device.png", chromium)
     print(f"Saved {out_dir / 'vehicle-device.png'}")
