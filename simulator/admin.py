@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .household import MAX_HOURS, household_view
 from .model import VEHICLE_FIELDS
 from .views import Views, iso
 
@@ -67,6 +68,7 @@ class AdminApi:
             ("GET", "/_sim/requests", self.list_requests),
             ("DELETE", "/_sim/requests", self.clear_requests),
             ("GET", "/_sim/state", self.state),
+            ("GET", "/_sim/household", self.household),
             ("POST", "/_sim/tokens/revoke_all", self.revoke_all),
             ("POST", "/_sim/webhooks", self.set_webhook),
             ("GET", "/_sim/webhooks", self.get_webhooks),
@@ -218,6 +220,16 @@ class AdminApi:
                 },
             }
         )
+
+    async def household(self, request: web.Request) -> web.Response:
+        """GET /_sim/household?hours=168: the household meter now and its last full hours."""
+        try:
+            hours = int(request.query.get("hours", "168"))
+        except ValueError:
+            raise AdminError("hours must be a whole number") from None
+        if not 0 <= hours <= MAX_HOURS:
+            raise AdminError(f"hours must be 0 to {MAX_HOURS}")
+        return _json(household_view(self.world, hours))
 
     async def revoke_all(self, _: web.Request) -> web.Response:
         """POST /_sim/tokens/revoke_all."""

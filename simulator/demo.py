@@ -42,15 +42,27 @@ DASHBOARD_FILE = ROOT / "dashboards" / "ev-charging.yaml"
 DASHBOARD_URL = "ev-charging"
 AREA = "Driveway"
 CHARGER_METER = "sensor.myenergi_zappi_v2_1_energy_meter"
+CHARGER_POWER = "sensor.myenergi_zappi_v2_1_charge_power"
 PRICE = "sensor.ev_energy_account_current_price"
+# The home's supply meter, from the simulator's household (the house's load plus the charger),
+# posted to Home Assistant's state machine: the Energy dashboard's grid connection.
+HOUSEHOLD_METER = "sensor.household_meter"
+HOUSEHOLD_POWER = "sensor.household_power"
+# The Energy dashboard's cost sensor for a grid meter priced by an entity.
+HOUSEHOLD_COST = f"{HOUSEHOLD_METER}_cost"
+# Hours of household history imported at start, for the Energy dashboard's week.
+HISTORY_HOURS = 7 * 24
+# Seconds between the household readings posted to Home Assistant.
+HOUSEHOLD_EVERY = 30.0
 CHEAPEST_WINDOW = "binary_sensor.ev_energy_account_cheapest_window"
-# Served at /local/: opens the Energy dashboard on its last 7 days (the frontend keeps the
-# chosen period in localStorage) instead of today, which has little charging so far.
+# Served at /local/: opens the Energy dashboard's Electricity view (grid, cost, individual
+# devices) on its last 7 days (the frontend keeps the chosen period in localStorage) instead of
+# today, which has little charging so far.
 ENERGY_WEEK_PAGE = "energy-last-7-days.html"
 ENERGY_WEEK_HTML = """<!doctype html>
 <script>
 localStorage.setItem("energy-default-period-_energy_dashboard", "now-7d");
-location.replace("/energy" + location.search);
+location.replace("/energy/electricity" + location.search);
 </script>
 """
 # The integration imports charging history with a tenth of the API's hourly allowance, in
@@ -115,6 +127,18 @@ def http_storage(port: int) -> dict[str, Any]:
     }
 
 
+def onboarding_storage() -> dict[str, Any]:
+    """Home Assistant's onboarding progress (`.storage/onboarding`), written before its first start.
+
+    The location step (`core_config`) is marked done: the YAML already sets the location, and
+    finishing that step through the API adds Shopping list, Google Translate, Met.no and Radio
+    Browser, the last three with libraries the offline demo lacks (a "Failed to set up" card and
+    errors in the log).
+    """
+    done = ["core_config"]
+    return {"version": 4, "minor_version": 1, "key": "onboarding", "data": {"done": done}}
+
+
 def dashboard_config() -> dict[str, Any]:
     """Load the shipped "EV charging" dashboard as the raw configuration editor would save it."""
     config: dict[str, Any] = yaml.safe_load(DASHBOARD_FILE.read_text())  # type: ignore[no-untyped-call]
@@ -122,17 +146,18 @@ def dashboard_config() -> dict[str, Any]:
 
 
 def energy_prefs(vehicles: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return the Energy dashboard's settings: the charger, the cars' imported charging, the price.
+    """Return the Energy dashboard's settings, as a user with a household meter would set them.
 
-    The demo has no household meter, so the charger's meter stands in for the grid connection
-    (the Energy dashboard takes a price only for a grid import). Each car's imported charging
-    statistic is an individual device inside the charger's meter, so nothing is counted twice.
+    The household meter is the grid connection, priced by the current-price entity. The charger
+    is an individual device and each car's imported charging statistic a device inside it, so
+    nothing is counted twice; what the meter counts beyond the charger is the house's own load.
+    Power sensors (`stat_rate`) give the grid's and the charger's live power.
     """
     return {
         "energy_sources": [
             {
                 "type": "grid",
-                "stat_energy_from": CHARGER_METER,
+                "stat_energy_from": HOUSEHOLD_METER,
                 "stat_energy_to": None,
                 "stat_cost": None,
                 "entity_energy_price": PRICE,
@@ -140,11 +165,12 @@ def energy_prefs(vehicles: list[dict[str, Any]]) -> dict[str, Any]:
                 "stat_compensation": None,
                 "entity_energy_price_export": None,
                 "number_energy_price_export": None,
+                "stat_rate": HOUSEHOLD_POWER,
                 "cost_adjustment_day": 0,
             }
         ],
         "device_consumption": [
-            {"stat_consumption": CHARGER_METER},
+            {"stat_consumption": CHARGER_METER, "stat_rate": CHARGER_POWER},
             *(
                 {
                     "stat_consumption": f"ev_energy:{vehicle['id'].lower()}_charging_energy",
@@ -154,6 +180,151 @@ def energy_prefs(vehicles: list[dict[str, Any]]) -> dict[str, Any]:
             ),
         ],
     }
+
+
+def household_states(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the household meter's and power's states for a view of `/_sim/household`."""
+    return {
+        HOUSEHOLD_METER: {
+            "state": f"{view['meter_wh'] / 1000:.3f}",
+            "attributes": {
+                "friendly_name": "Household meter",
+                "device_class": "energy",
+                "state_class": "total_increasing",
+                "unit_of_measurement": "kWh",
+            },
+        },
+        HOUSEHOLD_POWER: {
+            "state": f"{view['power_watts']:.0f}",
+            "attributes": {
+                "friendly_name": "Household power",
+                "device_class": "power",
+                "state_class": "measurement",
+                "unit_of_measurement": "W",
+            },
+        },
+    }
+
+
+@dataclass(frozen=True)
+class MeterHistory:
+    """A meter's hourly statistics to import, and how far its recorded sum must then move up.
+
+    Imported sums count from the first imported hour's start, as a meter's statistics do from
+    their first hour (the dashboard takes the first hour's sum as its energy). The recorder
+    compiles a sensor's sum on from its own latest five-minute row, which imports do not write,
+    and from zero at the sensor's first recorded state when there is none: so once it has
+    compiled a row, its sums move up by the meter's advance from the history's start to that
+    first state (`adjustment`, in `metadata`'s unit), as "Adjust a statistic" in Developer
+    tools → Statistics would, and carry on from the imported history.
+    """
+
+    metadata: dict[str, Any]
+    stats: list[dict[str, Any]]
+    adjustment: float
+
+
+def _sum_metadata(statistic_id: str, unit: str, unit_class: str | None) -> dict[str, Any]:
+    """Metadata as the recorder compiles it for a sensor with a sum, so the two agree."""
+    return {
+        "has_sum": True,
+        "mean_type": 0,
+        "name": None,
+        "source": "recorder",
+        "statistic_id": statistic_id,
+        "unit_class": unit_class,
+        "unit_of_measurement": unit,
+    }
+
+
+def price_history(view: dict[str, Any], unit: str) -> dict[str, Any]:
+    """Return the price's hourly means over the last day to import (`view` as for the others).
+
+    They fill the dashboard's 24-hour price graph, which falls back on hourly statistics for
+    the hours before Home Assistant recorded the price itself.
+    """
+    return {
+        "metadata": {
+            "has_sum": False,
+            "mean_type": 1,  # arithmetic, as the recorder compiles a measurement's
+            "name": None,
+            "source": "recorder",
+            "statistic_id": PRICE,
+            "unit_class": None,
+            "unit_of_measurement": unit,
+        },
+        "stats": [
+            {"start": hour["start"], "mean": hour["price"]} for hour in view["hours"][-25:-1]
+        ],
+    }
+
+
+def household_power_history(view: dict[str, Any]) -> dict[str, Any]:
+    """Return the household power's hourly means to import (`view` as for `household_history`).
+
+    A mean needs no carrying on: the recorder's own hours after these are means of their own.
+    """
+    return {
+        "metadata": {
+            "has_sum": False,
+            "mean_type": 1,  # arithmetic, as the recorder compiles a power sensor's
+            "name": None,
+            "source": "recorder",
+            "statistic_id": HOUSEHOLD_POWER,
+            "unit_class": "power",
+            "unit_of_measurement": "W",
+        },
+        "stats": [
+            # Watt-hours in an hour are the hour's mean watts.
+            {"start": hour["start"], "mean": hour["house_wh"] + hour["charging_wh"]}
+            for hour in view["hours"][1:-1]
+        ],
+    }
+
+
+def household_history(view: dict[str, Any], charger_zero_kwh: float) -> list[MeterHistory]:
+    """Return the household meter's, its cost's and the charger meter's history to import.
+
+    `view` is `/_sim/household` with one hour more than is imported: that first hour's end is
+    the history's start. The household meter's first state is `view`'s reading (posted with it),
+    its cost sensor starts at zero when the Energy dashboard is configured right after, and the
+    charger's meter first read `charger_zero_kwh`.
+    """
+    before, *hours, _ = view["hours"]  # the hour in progress is the recorder's to compile
+    (charger,) = view["charger_meter_wh"]  # the demo's scenario has one charger
+    costs = [hour["cost"] for hour in view["hours"][1:]]
+    return [
+        MeterHistory(
+            _sum_metadata(HOUSEHOLD_METER, "kWh", "energy"),
+            [
+                {
+                    "start": hour["start"],
+                    "state": hour["meter_wh"] / 1000,
+                    "sum": (hour["meter_wh"] - before["meter_wh"]) / 1000,
+                }
+                for hour in hours
+            ],
+            (view["meter_wh"] - before["meter_wh"]) / 1000,
+        ),
+        MeterHistory(
+            _sum_metadata(HOUSEHOLD_COST, view["currency"], None),
+            [{"start": hour["start"], "sum": sum(costs[: i + 1])} for i, hour in enumerate(hours)],
+            sum(costs),
+        ),
+        MeterHistory(
+            _sum_metadata(CHARGER_METER, "kWh", "energy"),
+            [
+                {
+                    "start": hour["start"],
+                    "state": hour["charger_meter_wh"][charger] / 1000,
+                    "sum": (hour["charger_meter_wh"][charger] - before["charger_meter_wh"][charger])
+                    / 1000,
+                }
+                for hour in hours
+            ],
+            charger_zero_kwh - before["charger_meter_wh"][charger] / 1000,
+        ),
+    ]
 
 
 class DemoError(RuntimeError):
@@ -199,6 +370,7 @@ class DemoStack:
     ha_token: str = ""
     entry_id: str = ""
     notices: list[str] = field(default_factory=list)
+    household_task: asyncio.Task[None] | None = None
 
     @property
     def ha_url(self) -> str:
@@ -239,6 +411,7 @@ class DemoStack:
         (config_dir / ".storage").mkdir(parents=True)
         (config_dir / "custom_components").symlink_to(ROOT / "custom_components")
         (config_dir / ".storage" / "http").write_text(json.dumps(http_storage(self.ha_port)))
+        (config_dir / ".storage" / "onboarding").write_text(json.dumps(onboarding_storage()))
         (config_dir / "www").mkdir()
         (config_dir / "www" / ENERGY_WEEK_PAGE).write_text(ENERGY_WEEK_HTML)
         (config_dir / "configuration.yaml").write_text(
@@ -334,7 +507,6 @@ class DemoStack:
             },
         )
         self.ha_token = tokens["access_token"]
-        await self._json("POST", "/api/onboarding/core_config")
         await self._json("POST", "/api/onboarding/analytics")
         await self._json(
             "POST",
@@ -457,8 +629,122 @@ class DemoStack:
                 "config": dashboard_config(),
             }
         )
+        await self._furnish_energy()
+
+    async def _furnish_energy(self) -> None:
+        """Give the home a household meter with a week's history, then set up Energy with it."""
+        view = await self.sim("GET", f"/_sim/household?hours={HISTORY_HOURS + 1}")
+        await self._post_household(view)
+        history = household_history(view, await self._first_recorded_value(CHARGER_METER))
+        price = await self._json("GET", f"/api/states/{PRICE}")
+        for statistics in (
+            household_power_history(view),
+            price_history(view, price["attributes"]["unit_of_measurement"]),
+        ):
+            await self.websocket({"type": "recorder/import_statistics", **statistics})
+        for meter in history:
+            await self.websocket(
+                {
+                    "type": "recorder/import_statistics",
+                    "metadata": meter.metadata,
+                    "stats": meter.stats,
+                }
+            )
+        await self._wait_imported(history)
         vehicles = (await self.sim("GET", "/_sim/state"))["vehicles"]
         await self.websocket({"type": "energy/save_prefs", **energy_prefs(vehicles)})
+        self.household_task = asyncio.create_task(
+            self._follow_household(view["hours"][-1]["start"], history)
+        )
+
+    async def _wait_imported(self, history: list[MeterHistory]) -> None:
+        """Wait until the recorder has written the imported hours (it commits every few s).
+
+        It writes them in the order they came, so the power's and price's, imported first, are
+        in too.
+        """
+
+        async def written() -> bool:
+            rows = await self.websocket(
+                {
+                    "type": "recorder/statistics_during_period",
+                    "start_time": history[0].stats[0]["start"],
+                    "statistic_ids": [meter.metadata["statistic_id"] for meter in history],
+                    "period": "hour",
+                    "types": ["sum"],
+                }
+            )
+            return all(
+                len(rows.get(meter.metadata["statistic_id"], [])) >= len(meter.stats)
+                for meter in history
+            )
+
+        await _until(written, f"the household's history was not recorded in {START_TIMEOUT:.0f} s")
+
+    async def _post_household(self, view: dict[str, Any]) -> None:
+        for entity_id, state in household_states(view).items():
+            await self._json("POST", f"/api/states/{entity_id}", json=state)
+
+    async def _follow_household(self, since: str, history: list[MeterHistory]) -> None:
+        """Post the household meter every HOUSEHOLD_EVERY s; move the sums up once compiled.
+
+        `since` is the hour the recorder compiles first, after the imported ones.
+        """
+        waiting = list(history)
+        while True:
+            await asyncio.sleep(HOUSEHOLD_EVERY)
+            # A missed reading is made good by the next one (the meter counts on).
+            with contextlib.suppress(DemoError, aiohttp.ClientError, TimeoutError):
+                await self._post_household(await self.sim("GET", "/_sim/household?hours=0"))
+                if waiting:
+                    await self._adjust_compiled_sums(since, waiting)
+
+    async def _adjust_compiled_sums(self, since: str, waiting: list[MeterHistory]) -> None:
+        """Move up the sums of the meters the recorder has compiled, taking them off `waiting`."""
+        compiled = await self.websocket(
+            {
+                "type": "recorder/statistics_during_period",
+                "start_time": since,
+                "statistic_ids": [meter.metadata["statistic_id"] for meter in waiting],
+                "period": "5minute",
+                "types": ["sum"],
+            }
+        )
+        for meter in [meter for meter in waiting if compiled.get(meter.metadata["statistic_id"])]:
+            await self.websocket(
+                {
+                    "type": "recorder/adjust_sum_statistics",
+                    "statistic_id": meter.metadata["statistic_id"],
+                    "start_time": since,
+                    "adjustment": meter.adjustment,
+                    "adjustment_unit_of_measurement": meter.metadata["unit_of_measurement"],
+                }
+            )
+            waiting.remove(meter)
+
+    async def _first_recorded_value(self, entity_id: str) -> float:
+        """Return the entity's first numeric state recorded: the zero of its statistics' sum."""
+        first: list[float] = []
+
+        async def recorded() -> bool:
+            history = await self.websocket(
+                {
+                    "type": "history/history_during_period",
+                    "start_time": "2000-01-01T00:00:00+00:00",
+                    "entity_ids": [entity_id],
+                    "minimal_response": True,
+                    "no_attributes": True,
+                    "significant_changes_only": False,
+                }
+            )
+            for state in history.get(entity_id, []):
+                with contextlib.suppress(ValueError):
+                    first.append(float(state["s"]))
+                    return True
+            return False
+
+        await _until(recorded, f"no recorded state of {entity_id} in {START_TIMEOUT:.0f} s")
+        return first[0]
 
     async def wait_charging_statistics(self) -> None:
         """Wait until the charging history of every car that has one is in the recorder.
@@ -604,6 +890,11 @@ class DemoStack:
 
     async def stop(self) -> None:
         """Stop both processes (SIGTERM, then SIGKILL after a grace period)."""
+        if self.household_task is not None:
+            self.household_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.household_task
+            self.household_task = None
         for process in self.processes:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
@@ -634,9 +925,9 @@ async def _screenshots(stack: DemoStack, out_dir: Path) -> None:
     )
     # name: (page, window size, virtual-time budget in ms); the Energy dashboard loads slowly.
     pages = {
-        "ev-charging-dashboard.png": (f"/{DASHBOARD_URL}/ev-charging", (1280, 1700), 15000),
+        "ev-charging-dashboard.png": (f"/{DASHBOARD_URL}/ev-charging", (1280, 2000), 15000),
         "charging-plan-calendar.png": ("/calendar", (1280, 900), 15000),
-        "energy-dashboard.png": (f"/local/{ENERGY_WEEK_PAGE}", (1280, 1300), 45000),
+        "energy-dashboard.png": (f"/local/{ENERGY_WEEK_PAGE}", (1280, 1800), 45000),
     }
     await stack.screenshot_device("Family car", out_dir / "vehicle-device.png", chromium)
     print(f"Saved {out_dir / 'vehicle-device.png'}")

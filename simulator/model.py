@@ -1,4 +1,4 @@
-"""World state (user, vehicles, chargers, tariff, sessions) and its charging physics.
+"""World state (user, vehicles, chargers, tariff, sessions, household) and its charging physics.
 
 Physics is lazy: every read calls ``World.sync()``, which integrates from the last sync to
 the clock's "now" in half-hour steps (so cost follows the price intervals) and applies any
@@ -14,6 +14,7 @@ import random
 from typing import Any, Literal
 
 from .clock import SimClock
+from .household import Household
 from .ids import new_ulid
 from .tariff import (
     DEFAULT_CARBON_BY_HOUR,
@@ -212,6 +213,7 @@ class World:
         if scenario.get("start"):
             clock.set(_parse_time(scenario["start"]))
         start = clock.now()
+        self.start = start
         self.last_sync = start
         user = scenario["user"]
         self.user = User(
@@ -224,6 +226,9 @@ class World:
         self.tariff = self._parse_tariff(scenario["tariff"])
         self.carbon_by_hour: list[int] = scenario.get("carbon_intensity_by_hour", [])
         self.carbon_by_hour = self.carbon_by_hour or DEFAULT_CARBON_BY_HOUR
+        household = scenario.get("household", {})
+        _check_keys(household, ("meter_wh", "load_watts_by_hour", "variation_percent"))
+        self.household = Household(**household)
         self.evses: dict[str, Evse] = {}
         self.vehicles: dict[str, Vehicle] = {}
         self.sessions: list[Session] = []

@@ -31,11 +31,20 @@ ENERGY_LABELS = (
     "Individual electrical devices",
     "Add device",
     "Device energy consumption",
+    "Device power consumption",
+    "Now",
+    "Current power flow",
     "Individual devices",
     "Configure",
 )
 # The integration's own names the README's Energy sections use (checked against en.json).
-OUR_LABELS = ("Energy meter", "Session energy", "Current price", "Days of history to import")
+OUR_LABELS = (
+    "Energy meter",
+    "Charge power",
+    "Session energy",
+    "Current price",
+    "Days of history to import",
+)
 # Dashboard-card names, and examples of statistics' names and log lines.
 OTHER_LABELS = {"Statistic", "Statistics graph", "Add card", "Family car charging energy"}
 OUR_TRANSLATIONS = (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Iterator
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+import re
 import socket
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,11 +16,17 @@ import pytest
 from simulator.demo import (
     AREA,
     CHARGER_METER,
+    CHARGER_POWER,
     DASHBOARD_URL,
+    HISTORY_HOURS,
+    HOUSEHOLD_COST,
+    HOUSEHOLD_METER,
+    HOUSEHOLD_POWER,
     DemoStack,
     dashboard_config,
     find_chromium,
 )
+from simulator.tariff import Supplier, Tariff
 
 pytestmark = pytest.mark.e2e
 
@@ -144,6 +151,35 @@ async def test_charging_history_reaches_the_statistics(stack: DemoStack) -> None
     assert len([row for row in rows if row["state"] > 0]) > len(finished)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the demo's options change right after sign-in reloads the entry (the options flow "
+    "is OptionsFlowWithReload), so every entity goes unavailable once; the integration would "
+    "have to apply the options without a reload",
+)
+async def test_logbook_opens_without_unavailable_entities(stack: DemoStack) -> None:
+    """After the demo's start the logbook shows no ev.energy entity becoming unavailable."""
+    started = datetime.now(UTC) - timedelta(hours=1)
+    # The recorder commits every few seconds: once this entry is readable, so is all before it.
+    await stack.call_service("logbook", "log", {"name": "e2e", "message": "checkpoint"})
+    events: list[dict[str, Any]] = []
+    deadline = asyncio.get_running_loop().time() + 60
+    while not any(event.get("message") == "checkpoint" for event in events):
+        assert asyncio.get_running_loop().time() < deadline, "the checkpoint was not recorded"
+        await asyncio.sleep(1)
+        events = await stack.websocket(
+            {"type": "logbook/get_events", "start_time": started.isoformat()}
+        )
+    ours = {
+        entry["entity_id"]
+        for entry in await stack.websocket({"type": "config/entity_registry/list"})
+        if entry["platform"] == "ev_energy"
+    }
+    assert len(ours) > 40
+    unavailable = [e for e in events if e.get("entity_id") in ours and e["state"] == "unavailable"]
+    assert unavailable == []
+
+
 async def test_browser_shows_vehicle_device(stack: DemoStack, tmp_path: Path) -> None:
     """Headless Chromium logs in and renders the vehicle's device page and the dashboard."""
     chromium = find_chromium()
@@ -232,6 +268,15 @@ async def test_demo_is_set_up_like_a_home(tmp_path: Path, socket_enabled: None) 
 
 
 async def _check_set_up(stack: DemoStack) -> None:
+    # Onboarding added no integrations the offline demo cannot run: every entry is set up, and
+    # the log's errors are only Home Assistant's own about two optional system libraries.
+    entries = await stack.websocket({"type": "config_entries/get"})
+    assert {entry["state"] for entry in entries} == {"loaded"}, entries
+    assert {"google_translate", "met", "radio_browser"}.isdisjoint(e["domain"] for e in entries)
+    log = (stack.work_dir / "home-assistant.log").read_text()
+    error_loggers = set(re.findall(r"^\S+ \S+ ERROR \([^)]*\) \[([^\]]+)\]", log, re.MULTILINE))
+    assert error_loggers <= {"haffmpeg.core", "homeassistant.components.camera.img_util"}
+
     # HTTP settings come from storage: no `http:` YAML, so no deprecation repair.
     configuration = (stack.work_dir / "config" / "configuration.yaml").read_text()
     assert "http:" not in configuration.splitlines()
@@ -272,38 +317,111 @@ async def _check_set_up(stack: DemoStack) -> None:
     cards = {card["type"] for section in sections for card in section["cards"]}
     assert {"gauge", "tile", "markdown", "history-graph", "calendar"} <= cards
 
-    # The Energy dashboard: the charger's meter as the grid with the price, and each car's
-    # imported charging as a device inside it, with recorded history to draw.
+    # The Energy dashboard: the household meter is the grid connection, priced by the price
+    # entity; the charger and, inside it, each car's imported charging are individual devices;
+    # the grid and the charger give their live power.
     prefs = await stack.websocket({"type": "energy/get_prefs"})
-    assert [
-        (source["type"], source["stat_energy_from"], source["entity_energy_price"])
-        for source in prefs["energy_sources"]
-    ] == [("grid", CHARGER_METER, "sensor.ev_energy_account_current_price")]
+    [grid] = prefs["energy_sources"]
+    assert (grid["type"], grid["stat_energy_from"], grid["entity_energy_price"]) == (
+        "grid",
+        HOUSEHOLD_METER,
+        PRICE,
+    )
+    assert grid["stat_rate"] == HOUSEHOLD_POWER
     world = await stack.sim("GET", "/_sim/state")
     car_stats = [f"ev_energy:{v['id'].lower()}_charging_energy" for v in world["vehicles"]]
     assert prefs["device_consumption"] == [
-        {"stat_consumption": CHARGER_METER},
+        {"stat_consumption": CHARGER_METER, "stat_rate": CHARGER_POWER},
         *({"stat_consumption": stat, "included_in_stat": CHARGER_METER} for stat in car_stats),
     ]
-    now = datetime.fromisoformat((await stack.sim("GET", "/_sim/clock"))["now"])
+    household = await stack.sim("GET", f"/_sim/household?hours={HISTORY_HOURS}")
+    states = await stack.states()
+    assert float(states[HOUSEHOLD_METER]["state"]) == pytest.approx(
+        household["meter_wh"] / 1000, abs=0.05
+    )
+    assert float(states[HOUSEHOLD_POWER]["state"]) == pytest.approx(household["power_watts"], abs=1)
+    assert float(states[CHARGER_POWER]["state"]) == 7.2  # the family car charges (kW)
+    assert states[HOUSEHOLD_COST]["attributes"]["unit_of_measurement"] == "GBP"
+
+    # The past week is in the recorder, hour by hour, as the simulator's household had it: the
+    # grid takes in the house's load and the charger's (at that mean power), the charger what
+    # the cars' imported charging says, and each hour has its cost.
+    full_hours = household["hours"][:-1]
+    start = datetime.fromisoformat(full_hours[0]["start"])
+    end = datetime.fromisoformat(household["hours"][-1]["start"])
+    stats = [HOUSEHOLD_METER, HOUSEHOLD_COST, CHARGER_METER, *car_stats]
+    changes: dict[str, dict[float, float]] = {}
     rows: dict[str, list[dict[str, Any]]] = {}
     deadline = asyncio.get_running_loop().time() + 120
     while asyncio.get_running_loop().time() < deadline:
         rows = await stack.websocket(
             {
                 "type": "recorder/statistics_during_period",
-                "start_time": (now - timedelta(days=7)).isoformat(),
-                "statistic_ids": car_stats,
-                "period": "day",
-                "types": ["change"],
+                "start_time": start.isoformat(),
+                "end_time": end.isoformat(),
+                "statistic_ids": [*stats, HOUSEHOLD_POWER],
+                "period": "hour",
+                "types": ["change", "mean"],
             }
         )
-        if all(any(row["change"] > 0 for row in rows.get(stat, [])) for stat in car_stats):
+        changes = {
+            stat: {row["start"] / 1000: row["change"] for row in rows.get(stat, [])}
+            for stat in stats
+        }
+        # The integration imports the cars' charging in shares; wait for all of it.
+        cars = sum(sum(changes[stat].values()) for stat in car_stats)
+        if cars == pytest.approx(sum(hour["charging_wh"] for hour in full_hours) / 1000):
             break
         await asyncio.sleep(1)
-    for stat in car_stats:
-        assert any(row["change"] > 0 for row in rows.get(stat, [])), stat
-    # The charger's meter has statistics only after the recorder's first five-minute compile.
-    validation = (await stack.websocket({"type": "energy/validate"}))["device_consumption"]
-    assert {issue["type"] for issue in validation[0]} <= {"statistics_not_defined"}
-    assert validation[1:] == [[] for _ in car_stats]
+    assert len(changes[HOUSEHOLD_METER]) == len(changes[HOUSEHOLD_COST]) == HISTORY_HOURS
+    power = {row["start"] / 1000: row["mean"] for row in rows[HOUSEHOLD_POWER]}
+    for hour in full_hours:
+        at = datetime.fromisoformat(hour["start"]).timestamp()
+        grid_kwh, charger_kwh = changes[HOUSEHOLD_METER][at], changes[CHARGER_METER][at]
+        assert grid_kwh == pytest.approx((hour["house_wh"] + hour["charging_wh"]) / 1000)
+        assert power[at] == pytest.approx(grid_kwh * 1000)
+        assert grid_kwh > charger_kwh >= 0
+        assert charger_kwh == pytest.approx(hour["charging_wh"] / 1000, abs=1e-3)
+        assert charger_kwh == pytest.approx(
+            sum(changes[stat].get(at, 0) for stat in car_stats), abs=2e-3
+        )
+        assert changes[HOUSEHOLD_COST][at] == pytest.approx(hour["cost"])
+        assert hour["cost"] > 0
+    assert sum(changes[CHARGER_METER].values()) > 60  # the scenario's past sessions: 70.5 kWh
+
+    # The price's last day is in the recorder too, each hour the mean of its two half-hours,
+    # for the dashboard's 24-hour graph.
+    tariff_data = {**world["tariff"], "supplier": Supplier(**world["tariff"]["supplier"])}
+    del tariff_data["current_price"]
+    tariff = Tariff(**tariff_data)
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    prices = await stack.websocket(
+        {
+            "type": "recorder/statistics_during_period",
+            "start_time": (this_hour - timedelta(days=1)).isoformat(),
+            "end_time": this_hour.isoformat(),
+            "statistic_ids": [PRICE],
+            "period": "hour",
+            "types": ["mean"],
+        }
+    )
+    assert len(prices[PRICE]) >= 23
+    for row in prices[PRICE]:
+        start = datetime.fromtimestamp(row["start"] / 1000, UTC)
+        half_hours = [tariff.price_at(start), tariff.price_at(start + timedelta(minutes=30))]
+        assert row["mean"] == pytest.approx(sum(half_hours) / 2 / 100)
+
+    # Home Assistant finds nothing to fix in the Energy settings or the imported statistics,
+    # but that the charger's power has statistics only from the recorder's first compile on.
+    validation = await stack.websocket({"type": "energy/validate"})
+    assert len(validation["device_consumption"]) == len(prefs["device_consumption"])
+    found = {
+        (issue["type"], entity)
+        for issues in validation["energy_sources"] + validation["device_consumption"]
+        for issue in issues
+        for entity, _ in issue["affected_entities"]
+    }
+    assert found <= {("statistics_not_defined", CHARGER_POWER)}
+    issues = await stack.websocket({"type": "recorder/validate_statistics"})
+    imported = [*stats, HOUSEHOLD_POWER, PRICE]
+    assert {stat: issues[stat] for stat in imported if stat in issues} == {}
