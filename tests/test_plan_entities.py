@@ -39,7 +39,7 @@ ENERGY = "sensor.family_car_planned_energy"
 COST = "sensor.family_car_planned_cost"
 CO2 = "sensor.family_car_planned_co2"
 PLANNED = "binary_sensor.family_car_charging_planned"
-CALENDAR = "calendar.family_car_charging"
+CALENDAR = "calendar.family_car_charging_calendar"
 PLAN_SENSORS = (NEXT_START, PLANNED_END, ENERGY, COST, CO2, PLANNED, CALENDAR)
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")

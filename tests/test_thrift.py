@@ -418,7 +418,7 @@ PLAN_ENTITIES = (
     "sensor.{}_planned_cost",
     "sensor.{}_planned_co2",
     "binary_sensor.{}_charging_planned",
-    "calendar.{}_charging",
+    "calendar.{}_charging_calendar",
     "sensor.{}_charging_status",
 )
 
@@ -502,7 +502,7 @@ async def test_plans_write_only_what_changed(
         await tick_until_plans_read(15)
         assert evaluated & every == car_3
         assert sorted(e for e in writes if e in every) == [
-            "calendar.car_3_charging",
+            "calendar.car_3_charging_calendar",
             "sensor.car_3_next_charge_start",
             "sensor.car_3_planned_co2",
             "sensor.car_3_planned_cost",
@@ -524,5 +524,5 @@ async def test_plans_write_only_what_changed(
     # The calendar's own timer writes it as its event begins.
     assert sorted(e for e in writes if e in every) == [
         "binary_sensor.car_3_charging_planned",
-        "calendar.car_3_charging",
+        "calendar.car_3_charging_calendar",
     ]
