@@ -453,6 +453,8 @@ HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
         translation_key="last_successful_update",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # It changes on every poll: one state write and logbook row each.
+        entity_registry_enabled_default=False,
         value_fn=lambda coordinator: coordinator.last_success,
     ),
     HealthSensorDescription(
