@@ -170,6 +170,25 @@ async def test_boost_slot_has_no_end(
     assert "Until stopped" in calendar.attributes["description"]
 
 
+async def test_boost_starts_when_it_was_turned_on(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """A boost begun at 10:05 is planned from the half-hour (10:00): charging starts at 10:05."""
+    session = mock_api.sessions[0]
+    smart = session["sub_sessions"][-1]
+    smart["end"] = "2026-11-22T10:05:00Z"
+    session["sub_sessions"].append(
+        {**smart, "id": "csub-BOOST", "start": "2026-11-22T10:05:00Z", "end": None, "mode": "BOOST"}
+    )
+    mock_api.schedules = _schedules("schedules_boost.json")
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, PLANNED).state == STATE_ON
+    assert state_of(hass, NEXT_START).state == "2026-11-22T10:05:00+00:00"
+    events = await _events(hass, "2026-11-22T10:00:00+00:00", "2026-11-22T12:00:00+00:00")
+    planned = [event for event in events if event["summary"] == "Planned charging"]
+    assert [event["start"] for event in planned] == ["2026-11-22T10:05:00+00:00"]
+
+
 async def test_unknown_schedule_type_is_still_a_plan(
     hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
 ) -> None:
@@ -209,6 +228,10 @@ async def test_plan_across_a_dst_change(
 ) -> None:
     """01:00-02:00 London happens twice on 25 October: four half-hours, two hours of charge."""
     freezer.move_to(datetime(2026, 10, 24, 20, 0, tzinfo=UTC))
+    # Plugged in that evening; the fixture's other sessions are still to come.
+    session = mock_api.sessions[0]
+    session["start"] = session["sub_sessions"][-1]["start"] = "2026-10-24T19:00:00Z"
+    mock_api.sessions = [session]
     mock_api.schedules = _schedules("schedules_dst.json")
     await setup_integration(hass, config_entry)
     assert state_of(hass, NEXT_START).state == "2026-10-25T00:00:00+00:00"
