@@ -41,6 +41,17 @@ CO2 = "sensor.family_car_planned_co2"
 PLANNED = "binary_sensor.family_car_charging_planned"
 CALENDAR = "calendar.family_car_charging_calendar"
 PLAN_SENSORS = (NEXT_START, PLANNED_END, ENERGY, COST, CO2, PLANNED, CALENDAR)
+PLAN_FIGURES = ("planned_energy", "planned_cost", "planned_co2")
+# What the plan sensors' attributes say of an estimate, which a car without a plan has not.
+ASSUMED = {
+    "ready_by",
+    "voltage",
+    "voltage_source",
+    "priced_cost",
+    "unpriced_energy_kwh",
+    "carbon_intensity",
+    "carbon_intensity_source",
+}
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")
 
@@ -92,10 +103,7 @@ async def test_plan_sensors(
     assert float(co2.state) == pytest.approx(15.3472 * 182 / 1000, abs=0.001)
     assert co2.attributes["carbon_intensity"] == 182
     assert co2.attributes["carbon_intensity_source"] == "current"
-    # The other vehicles have no open session: nothing planned, and their plans are not read.
-    assert state_of(hass, "sensor.van_planned_energy").state == "0.000"
-    assert state_of(hass, "sensor.van_next_charge_start").state == STATE_UNKNOWN
-    assert state_of(hass, "sensor.van_planned_energy").attributes["voltage_source"] == "country"
+    # The other vehicles have no open session: no plan, and their plans are not read.
     assert [
         str(call[1].with_query(None)) for call in mock_api.calls() if "/sched" in str(call[1])
     ] == [SCHEDULES_URL]
@@ -139,16 +147,27 @@ async def test_charging_planned_flips_at_the_boundary_without_a_request(
     assert state_of(hass, NEXT_START).state == STATE_UNKNOWN
 
 
-async def test_empty_plan(
+async def test_empty_plan_and_no_plan(
     hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
 ) -> None:
+    """A plan with nothing in it plans nothing (0); a car without a plan has unknown figures.
+
+    The family car is plugged in and its plan has no slot; the van has no open session.
+    """
     mock_api.schedules = _schedules("schedules_empty.json")
     await setup_integration(hass, config_entry)
     assert state_of(hass, PLANNED).state == STATE_OFF
     assert state_of(hass, NEXT_START).state == STATE_UNKNOWN
     assert state_of(hass, PLANNED_END).state == STATE_UNKNOWN
-    assert float(state_of(hass, ENERGY).state) == 0
-    assert float(state_of(hass, COST).state) == 0
+    for entity_id in (ENERGY, COST, CO2):
+        assert float(state_of(hass, entity_id).state) == 0, entity_id
+    assert state_of(hass, COST).attributes["priced_cost"] == 0
+
+    for key in ("next_charge_start", "planned_charge_end", *PLAN_FIGURES):
+        state = state_of(hass, f"sensor.van_{key}")
+        assert state.state == STATE_UNKNOWN, key
+        assumed = {name: value for name, value in state.attributes.items() if name in ASSUMED}
+        assert set(assumed.values()) <= {None}, (key, assumed)
 
 
 async def test_boost_slot_has_no_end(

@@ -227,6 +227,11 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         known = (self.data or {}).get(vehicle_id)
         return known is None or known.slots is not None
 
+    def has_plan(self, vehicle_id: str) -> bool:
+        """Whether the vehicle has a plan: one read for its open session."""
+        known = (self.data or {}).get(vehicle_id)
+        return known is not None and known.slots is not None
+
     def plan_for(self, vehicle_id: str) -> ChargePlan:
         """Return the vehicle's plan with the current voltage, prices and carbon intensity."""
         known = (self.data or {}).get(vehicle_id)
