@@ -462,7 +462,7 @@ async def test_calendar_shows_last_week_and_tonight(
     events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00")
     assert [(e["start"], e["end"], e["summary"]) for e in events] == [
         ("2026-11-20T18:00:00+00:00", "2026-11-21T07:00:00+00:00", "Charging session"),
-        ("2026-11-22T08:00:00+00:00", "2026-11-22T10:10:00+00:00", "Charging session (plugged in)"),
+        ("2026-11-22T08:00:00+00:00", "2026-11-22T12:00:00+00:00", "Charging session (plugged in)"),
         ("2026-11-22T13:00:00+00:00", "2026-11-22T14:00:00+00:00", "Planned charging"),
         ("2026-11-22T22:30:00+00:00", "2026-11-22T23:30:00+00:00", "Planned charging"),
     ]
@@ -481,3 +481,43 @@ async def test_calendar_forgets_sessions_older_than_a_week(
     await setup_integration(hass, config_entry)
     events = await _events(hass, "2026-11-01T00:00:00+00:00", "2026-11-22T10:00:00+00:00")
     assert [e["summary"] for e in events] == ["Charging session (plugged in)"]
+
+
+async def test_an_open_session_is_in_progress_until_it_ends(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Plugged in since 08:00: the calendar is on, its session running until the end of the
+    next hour, moved on every hour; unplugged at 11:20, the session ends and the calendar is off.
+    """
+    mock_api.schedules = _schedules("schedules_empty.json")
+    await setup_integration(hass, config_entry)
+    calendar = state_of(hass, CALENDAR)
+    assert calendar.state == STATE_ON
+    assert calendar.attributes["message"] == "Charging session (plugged in)"
+    events = await _events(hass, "2026-11-22T10:10:00+00:00", "2026-11-22T10:11:00+00:00")
+    assert [(e["start"], e["end"]) for e in events] == [
+        ("2026-11-22T08:00:00+00:00", "2026-11-22T12:00:00+00:00")
+    ]
+
+    await _move(hass, freezer, datetime(2026, 11, 22, 11, 0, tzinfo=UTC))
+    events = await _events(hass, "2026-11-22T11:00:00+00:00", "2026-11-22T11:01:00+00:00")
+    assert [e["end"] for e in events] == ["2026-11-22T13:00:00+00:00"]
+    calendar = state_of(hass, CALENDAR)
+    assert (calendar.state, calendar.last_updated) == (
+        STATE_ON,
+        datetime(2026, 11, 22, 11, 0, tzinfo=UTC),
+    )
+
+    session = mock_api.sessions[0]
+    session["end"] = session["sub_sessions"][-1]["end"] = "2026-11-22T11:20:00Z"
+    mock_api.vehicles[0]["latest_status_log"]["is_plugged_in"] = False
+    for minute in range(21, 23):
+        await _move(hass, freezer, datetime(2026, 11, 22, 11, minute, tzinfo=UTC))
+    assert state_of(hass, CALENDAR).state == STATE_OFF
+    events = await _events(hass, "2026-11-22T11:00:00+00:00", "2026-11-22T12:00:00+00:00")
+    assert [(e["end"], e["summary"]) for e in events] == [
+        ("2026-11-22T11:20:00+00:00", "Charging session")
+    ]

@@ -499,8 +499,11 @@ async def test_plans_write_only_what_changed(
         writes.clear()
         await tick_until_plans_read(15)
         assert evaluated & every == car_3
+        # At 11:00 every calendar moved its open session's shown end on by an hour; the
+        # current event (the session) is otherwise unchanged.
         assert sorted(e for e in writes if e in every) == [
-            "calendar.car_3_charging_calendar",
+            "binary_sensor.car_3_charging_planned",  # its planned dispatches
+            *(f"calendar.car_{n}_charging_calendar" for n in range(1, 6)),
             "sensor.car_3_next_charge_start",
             "sensor.car_3_planned_co2",
             "sensor.car_3_planned_cost",
@@ -519,7 +522,7 @@ async def test_plans_write_only_what_changed(
         await _tick(hass, freezer, 30)
     assert state_of(hass, "binary_sensor.car_3_charging_planned").state == STATE_ON
     assert evaluated & every == car_3
-    # The calendar's own timer writes it as its event begins.
+    # The calendar's current event becomes the slot that begins, within the open session.
     assert sorted(e for e in writes if e in every) == [
         "binary_sensor.car_3_charging_planned",
         "calendar.car_3_charging_calendar",

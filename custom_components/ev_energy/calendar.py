@@ -25,9 +25,20 @@ PARALLEL_UPDATES = 0
 CHARGING = CalendarEntityDescription(key="charging", translation_key="charging")
 # Past events: the charging sessions (plug-in episodes) of this many days.
 HISTORY = timedelta(days=7)
-# A boost has no end; the calendar shows it running until this long after now.
-OPEN_ENDED_SHOWN_FOR = timedelta(minutes=30)
+# An open session and a boost have no end yet: they are shown running until the end of the
+# next hour (one to two hours ahead), moved on every hour. So they are in progress until they
+# end, and their shown end is never within the 15 minutes a calendar trigger looks ahead.
+_HOUR = timedelta(hours=1)
 _MINUTE = timedelta(minutes=1)
+
+
+def _hour_start(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def _open_end(now: datetime) -> datetime:
+    """Where an event with no end yet is shown to end."""
+    return _hour_start(now) + 2 * _HOUR
 
 
 async def async_setup_entry(
@@ -63,11 +74,20 @@ class ChargingCalendar(EvEnergyPlanEntity, CalendarEntity):
         # On and off at the event's start and end: CalendarEntity arms its own timers for those.
         return self.event
 
+    def _next_flip(self, now: datetime) -> datetime | None:
+        # An open session's (or a boost's) shown end moves on every hour.
+        open_ended = any(session.end is None for session in self._sessions(now)) or any(
+            slot.end is None for slot in self.plan.upcoming(now)
+        )
+        return _hour_start(now) + _HOUR if open_ended else None
+
     @property
     def event(self) -> CalendarEvent | None:
-        """The event in progress, else the next one."""
+        """The event in progress that began last (a planned slot in the session), else the next."""
         now = dt_util.utcnow()
         upcoming = [event for event in self._events(now) if event.end_datetime_local > now]
+        if current := [event for event in upcoming if event.start_datetime_local <= now]:
+            return max(current, key=lambda event: event.start_datetime_local)
         return min(upcoming, key=lambda event: event.start_datetime_local, default=None)
 
     async def async_get_events(
@@ -83,21 +103,24 @@ class ChargingCalendar(EvEnergyPlanEntity, CalendarEntity):
             key=lambda event: event.start_datetime_local,
         )
 
-    def _events(self, now: datetime) -> list[CalendarEvent]:
-        plan = self.plan
-        planned = [self._planned_event(plan.estimate(slot), now) for slot in plan.upcoming(now)]
-        sessions = [
-            self._session_event(session, now)
+    def _sessions(self, now: datetime) -> list[ChargingSession]:
+        """Return the vehicle's sessions of the last week, the open one included."""
+        return [
+            session
             for session in self.coordinator.sessions.recent
             if session.vehicle_id == self.resource_id
             and session.start is not None
             and (session.end or now) > now - HISTORY
         ]
-        return planned + sessions
+
+    def _events(self, now: datetime) -> list[CalendarEvent]:
+        plan = self.plan
+        planned = [self._planned_event(plan.estimate(slot), now) for slot in plan.upcoming(now)]
+        return planned + [self._session_event(session, now) for session in self._sessions(now)]
 
     def _planned_event(self, estimate: SlotEstimate, now: datetime) -> CalendarEvent:
         currency = self.coordinator.currency
-        end = estimate.end or max(estimate.start, now) + OPEN_ENDED_SHOWN_FOR
+        end = estimate.end or _open_end(max(estimate.start, now))
         kind = estimate.type.value.replace("_", " ").lower() if estimate.type else "unknown"
         lines = [f"Mode: {kind}", f"Power: {round(estimate.power_w / 1000, 1)} kW"]
         if estimate.end is None:
@@ -116,7 +139,7 @@ class ChargingCalendar(EvEnergyPlanEntity, CalendarEntity):
 
     def _session_event(self, session: ChargingSession, now: datetime) -> CalendarEvent:
         assert session.start is not None
-        end = max(session.end or now, session.start + _MINUTE)
+        end = max(session.end or _open_end(now), session.start + _MINUTE)
         modes = dict.fromkeys(
             sub.mode.value.replace("_", " ").lower() for sub in session.sub_sessions if sub.mode
         )
