@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import json
+from pathlib import Path
 from typing import Any, cast
 
 from freezegun.api import FrozenDateTimeFactory
@@ -10,7 +12,11 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -18,6 +24,7 @@ from pytest_homeassistant_custom_component.common import (
     load_json_object_fixture,
 )
 
+from custom_components.ev_energy.api import ScheduleType
 from custom_components.ev_energy.const import DOMAIN
 
 from .conftest import (
@@ -52,6 +59,8 @@ ASSUMED = {
     "carbon_intensity",
     "carbon_intensity_source",
 }
+
+EN = Path(__file__).parents[1] / "custom_components/ev_energy/translations/en.json"
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")
 
@@ -443,16 +452,18 @@ async def test_get_charge_plan_errors(
     assert err.value.translation_key == "entry_not_loaded"
 
 
-async def _events(hass: HomeAssistant, start: str, end: str) -> list[dict[str, Any]]:
+async def _events(
+    hass: HomeAssistant, start: str, end: str, calendar: str = CALENDAR
+) -> list[dict[str, Any]]:
     response = await hass.services.async_call(
         "calendar",
         "get_events",
-        {"entity_id": CALENDAR, "start_date_time": start, "end_date_time": end},
+        {"entity_id": calendar, "start_date_time": start, "end_date_time": end},
         blocking=True,
         return_response=True,
     )
     assert response is not None
-    return cast("list[dict[str, Any]]", cast("dict[str, Any]", response[CALENDAR])["events"])
+    return cast("list[dict[str, Any]]", cast("dict[str, Any]", response[calendar])["events"])
 
 
 async def test_calendar_shows_last_week_and_tonight(
@@ -466,10 +477,10 @@ async def test_calendar_shows_last_week_and_tonight(
         ("2026-11-22T13:00:00+00:00", "2026-11-22T14:00:00+00:00", "Planned charging"),
         ("2026-11-22T22:30:00+00:00", "2026-11-22T23:30:00+00:00", "Planned charging"),
     ]
-    assert events[1]["description"] == "Mode: smart\nEnergy: 12.40 kWh\nCost: 1.98 GBP"
+    assert events[1]["description"] == "Mode: Smart\nEnergy: 12.40 kWh\nCost: 1.98 GBP"
     assert events[0]["description"] == "Mode: unknown"
     assert events[3]["description"] == (
-        "Mode: smart\nPower: 7.7 kW\nEnergy: about 7.67 kWh\nCost: about 1.11 GBP"
+        "Mode: Smart\nPower: 7.7 kW\nEnergy: about 7.67 kWh\nCost: about 1.11 GBP"
     )
 
 
@@ -521,3 +532,39 @@ async def test_an_open_session_is_in_progress_until_it_ends(
     assert [(e["end"], e["summary"]) for e in events] == [
         ("2026-11-22T11:20:00+00:00", "Charging session")
     ]
+
+
+async def test_calendar_speaks_the_language(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """In German: German titles and descriptions, decimals with a comma."""
+    hass.config.language = "de"
+    await setup_integration(hass, config_entry)
+    # German entity ids are made from the German names.
+    calendar = er.async_get(hass).async_get_entity_id("calendar", DOMAIN, f"{VEHICLE_ID}_charging")
+    assert calendar is not None
+    events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00", calendar)
+    assert [(e["summary"], e["description"]) for e in events] == [
+        ("Ladevorgang", "Modus: unbekannt"),
+        ("Ladevorgang (eingesteckt)", "Modus: Intelligent\nEnergie: 12,40 kWh\nKosten: 1,98 GBP"),
+        (
+            "Geplantes Laden",
+            "Modus: Intelligent\nLeistung: 7,7 kW\nEnergie: etwa 7,67 kWh\nKosten: etwa 1,38 GBP",
+        ),
+        (
+            "Geplantes Laden",
+            "Modus: Intelligent\nLeistung: 7,7 kW\nEnergie: etwa 7,67 kWh\nKosten: etwa 1,11 GBP",
+        ),
+    ]
+
+    # Just after a change of language, until its translations are loaded: English.
+    hass.config.language = "fr"
+    events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00", calendar)
+    assert events[0]["summary"] == "Charging session"
+
+
+def test_every_schedule_type_has_a_name() -> None:
+    """The calendar names a slot's schedule type from the Schedule type attribute's states."""
+    strings = json.loads(EN.read_text(encoding="utf-8"))
+    states = strings["entity"]["binary_sensor"]["charging_planned"]["state_attributes"]["type"]
+    assert set(states["state"]) == {kind.value.lower() for kind in ScheduleType}
