@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-import json
-from pathlib import Path
 from typing import Any, cast
 
 from freezegun.api import FrozenDateTimeFactory
@@ -24,7 +22,6 @@ from pytest_homeassistant_custom_component.common import (
     load_json_object_fixture,
 )
 
-from custom_components.ev_energy.api import ScheduleType
 from custom_components.ev_energy.const import DOMAIN
 
 from .conftest import (
@@ -59,8 +56,6 @@ ASSUMED = {
     "carbon_intensity",
     "carbon_intensity_source",
 }
-
-EN = Path(__file__).parents[1] / "custom_components/ev_energy/translations/en.json"
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")
 
@@ -561,10 +556,3 @@ async def test_calendar_speaks_the_language(
     hass.config.language = "fr"
     events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00", calendar)
     assert events[0]["summary"] == "Charging session"
-
-
-def test_every_schedule_type_has_a_name() -> None:
-    """The calendar names a slot's schedule type from the Schedule type attribute's states."""
-    strings = json.loads(EN.read_text(encoding="utf-8"))
-    states = strings["entity"]["binary_sensor"]["charging_planned"]["state_attributes"]["type"]
-    assert set(states["state"]) == {kind.value.lower() for kind in ScheduleType}
