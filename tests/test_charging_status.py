@@ -128,6 +128,8 @@ async def test_fast_changing_sensors_are_disabled_by_default(
         ("sensor.family_car_energy_added_vehicle", True),
         ("sensor.family_car_last_seen", True),
         ("sensor.hypervolt_home_3_0_last_seen", True),
+        ("sensor.ev_energy_account_last_successful_update", True),
+        ("sensor.ev_energy_account_api_requests_in_the_last_hour", False),
         ("sensor.family_car_battery_capacity", False),
         ("sensor.family_car_charging_status", False),
         ("binary_sensor.family_car_charging_complete", False),

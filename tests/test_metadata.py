@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from custom_components.ev_energy import PLATFORMS, application_credentials
+from custom_components.ev_energy.api import ScheduleType
 from custom_components.ev_energy.config_flow import (
     OPTIONS_SCHEMA,
     PUSH_SCHEMA,
@@ -335,6 +336,12 @@ def test_entity_descriptions_translated(platform: Platform) -> None:
                 assert options, f"{desc.key}: an enum sensor needs options"
                 assert options == set(states), f"{desc.key}: states {set(states) ^ options}"
     assert set(section) <= used, f"dead entity.{platform} strings: {set(section) - used}"
+
+
+def test_every_schedule_type_has_a_name() -> None:
+    """The calendar names a slot's schedule type from the Schedule type attribute's states."""
+    attribute = lookup(strings(), "entity.binary_sensor.charging_planned.state_attributes.type")
+    assert set(attribute["state"]) == {kind.value.lower() for kind in ScheduleType}
 
 
 async def test_application_credentials_placeholders(hass: HomeAssistant) -> None:

@@ -95,6 +95,21 @@ def test_power_off_intervals_are_no_slots() -> None:
     ]
 
 
+def test_nothing_starts_before_the_sub_session() -> None:
+    """A sub-session begun at 23:26: its 23:00 half-hour is cut, an earlier slot dropped."""
+    slots = merge_slots(
+        [
+            interval("2026-11-22T22:30:00Z"),
+            interval("2026-11-22T23:00:00Z", current=0),
+            interval("2026-11-22T23:00:00Z", seconds=None, kind="BOOST"),
+        ],
+        not_before=at("2026-11-22T23:26:00Z"),
+    )
+    assert [(slot.start, slot.end, slot.type) for slot in slots] == [
+        (at("2026-11-22T23:26:00Z"), None, ScheduleType.BOOST)
+    ]
+
+
 def test_boost_is_one_open_ended_slot() -> None:
     charge_plan = plan(
         [interval("2026-11-22T10:00:00Z", seconds=None, kind="BOOST")],

@@ -10,7 +10,11 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -39,8 +43,19 @@ ENERGY = "sensor.family_car_planned_energy"
 COST = "sensor.family_car_planned_cost"
 CO2 = "sensor.family_car_planned_co2"
 PLANNED = "binary_sensor.family_car_charging_planned"
-CALENDAR = "calendar.family_car_charging"
+CALENDAR = "calendar.family_car_charging_calendar"
 PLAN_SENSORS = (NEXT_START, PLANNED_END, ENERGY, COST, CO2, PLANNED, CALENDAR)
+PLAN_FIGURES = ("planned_energy", "planned_cost", "planned_co2")
+# What the plan sensors' attributes say of an estimate, which a car without a plan has not.
+ASSUMED = {
+    "ready_by",
+    "voltage",
+    "voltage_source",
+    "priced_cost",
+    "unpriced_energy_kwh",
+    "carbon_intensity",
+    "carbon_intensity_source",
+}
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")
 
@@ -92,10 +107,7 @@ async def test_plan_sensors(
     assert float(co2.state) == pytest.approx(15.3472 * 182 / 1000, abs=0.001)
     assert co2.attributes["carbon_intensity"] == 182
     assert co2.attributes["carbon_intensity_source"] == "current"
-    # The other vehicles have no open session: nothing planned, and their plans are not read.
-    assert state_of(hass, "sensor.van_planned_energy").state == "0.000"
-    assert state_of(hass, "sensor.van_next_charge_start").state == STATE_UNKNOWN
-    assert state_of(hass, "sensor.van_planned_energy").attributes["voltage_source"] == "country"
+    # The other vehicles have no open session: no plan, and their plans are not read.
     assert [
         str(call[1].with_query(None)) for call in mock_api.calls() if "/sched" in str(call[1])
     ] == [SCHEDULES_URL]
@@ -139,16 +151,27 @@ async def test_charging_planned_flips_at_the_boundary_without_a_request(
     assert state_of(hass, NEXT_START).state == STATE_UNKNOWN
 
 
-async def test_empty_plan(
+async def test_empty_plan_and_no_plan(
     hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
 ) -> None:
+    """A plan with nothing in it plans nothing (0); a car without a plan has unknown figures.
+
+    The family car is plugged in and its plan has no slot; the van has no open session.
+    """
     mock_api.schedules = _schedules("schedules_empty.json")
     await setup_integration(hass, config_entry)
     assert state_of(hass, PLANNED).state == STATE_OFF
     assert state_of(hass, NEXT_START).state == STATE_UNKNOWN
     assert state_of(hass, PLANNED_END).state == STATE_UNKNOWN
-    assert float(state_of(hass, ENERGY).state) == 0
-    assert float(state_of(hass, COST).state) == 0
+    for entity_id in (ENERGY, COST, CO2):
+        assert float(state_of(hass, entity_id).state) == 0, entity_id
+    assert state_of(hass, COST).attributes["priced_cost"] == 0
+
+    for key in ("next_charge_start", "planned_charge_end", *PLAN_FIGURES):
+        state = state_of(hass, f"sensor.van_{key}")
+        assert state.state == STATE_UNKNOWN, key
+        assumed = {name: value for name, value in state.attributes.items() if name in ASSUMED}
+        assert set(assumed.values()) <= {None}, (key, assumed)
 
 
 async def test_boost_slot_has_no_end(
@@ -168,6 +191,25 @@ async def test_boost_slot_has_no_end(
     assert calendar.state == STATE_ON
     assert calendar.attributes["message"] == "Planned charging"
     assert "Until stopped" in calendar.attributes["description"]
+
+
+async def test_boost_starts_when_it_was_turned_on(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """A boost begun at 10:05 is planned from the half-hour (10:00): charging starts at 10:05."""
+    session = mock_api.sessions[0]
+    smart = session["sub_sessions"][-1]
+    smart["end"] = "2026-11-22T10:05:00Z"
+    session["sub_sessions"].append(
+        {**smart, "id": "csub-BOOST", "start": "2026-11-22T10:05:00Z", "end": None, "mode": "BOOST"}
+    )
+    mock_api.schedules = _schedules("schedules_boost.json")
+    await setup_integration(hass, config_entry)
+    assert state_of(hass, PLANNED).state == STATE_ON
+    assert state_of(hass, NEXT_START).state == "2026-11-22T10:05:00+00:00"
+    events = await _events(hass, "2026-11-22T10:00:00+00:00", "2026-11-22T12:00:00+00:00")
+    planned = [event for event in events if event["summary"] == "Planned charging"]
+    assert [event["start"] for event in planned] == ["2026-11-22T10:05:00+00:00"]
 
 
 async def test_unknown_schedule_type_is_still_a_plan(
@@ -209,6 +251,10 @@ async def test_plan_across_a_dst_change(
 ) -> None:
     """01:00-02:00 London happens twice on 25 October: four half-hours, two hours of charge."""
     freezer.move_to(datetime(2026, 10, 24, 20, 0, tzinfo=UTC))
+    # Plugged in that evening; the fixture's other sessions are still to come.
+    session = mock_api.sessions[0]
+    session["start"] = session["sub_sessions"][-1]["start"] = "2026-10-24T19:00:00Z"
+    mock_api.sessions = [session]
     mock_api.schedules = _schedules("schedules_dst.json")
     await setup_integration(hass, config_entry)
     assert state_of(hass, NEXT_START).state == "2026-10-25T00:00:00+00:00"
@@ -401,16 +447,18 @@ async def test_get_charge_plan_errors(
     assert err.value.translation_key == "entry_not_loaded"
 
 
-async def _events(hass: HomeAssistant, start: str, end: str) -> list[dict[str, Any]]:
+async def _events(
+    hass: HomeAssistant, start: str, end: str, calendar: str = CALENDAR
+) -> list[dict[str, Any]]:
     response = await hass.services.async_call(
         "calendar",
         "get_events",
-        {"entity_id": CALENDAR, "start_date_time": start, "end_date_time": end},
+        {"entity_id": calendar, "start_date_time": start, "end_date_time": end},
         blocking=True,
         return_response=True,
     )
     assert response is not None
-    return cast("list[dict[str, Any]]", cast("dict[str, Any]", response[CALENDAR])["events"])
+    return cast("list[dict[str, Any]]", cast("dict[str, Any]", response[calendar])["events"])
 
 
 async def test_calendar_shows_last_week_and_tonight(
@@ -420,14 +468,14 @@ async def test_calendar_shows_last_week_and_tonight(
     events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00")
     assert [(e["start"], e["end"], e["summary"]) for e in events] == [
         ("2026-11-20T18:00:00+00:00", "2026-11-21T07:00:00+00:00", "Charging session"),
-        ("2026-11-22T08:00:00+00:00", "2026-11-22T10:10:00+00:00", "Charging session (plugged in)"),
+        ("2026-11-22T08:00:00+00:00", "2026-11-22T12:00:00+00:00", "Charging session (plugged in)"),
         ("2026-11-22T13:00:00+00:00", "2026-11-22T14:00:00+00:00", "Planned charging"),
         ("2026-11-22T22:30:00+00:00", "2026-11-22T23:30:00+00:00", "Planned charging"),
     ]
-    assert events[1]["description"] == "Mode: smart\nEnergy: 12.40 kWh\nCost: 1.98 GBP"
+    assert events[1]["description"] == "Mode: Smart\nEnergy: 12.40 kWh\nCost: 1.98 GBP"
     assert events[0]["description"] == "Mode: unknown"
     assert events[3]["description"] == (
-        "Mode: smart\nPower: 7.7 kW\nEnergy: about 7.67 kWh\nCost: about 1.11 GBP"
+        "Mode: Smart\nPower: 7.7 kW\nEnergy: about 7.67 kWh\nCost: about 1.11 GBP"
     )
 
 
@@ -439,3 +487,72 @@ async def test_calendar_forgets_sessions_older_than_a_week(
     await setup_integration(hass, config_entry)
     events = await _events(hass, "2026-11-01T00:00:00+00:00", "2026-11-22T10:00:00+00:00")
     assert [e["summary"] for e in events] == ["Charging session (plugged in)"]
+
+
+async def test_an_open_session_is_in_progress_until_it_ends(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Plugged in since 08:00: the calendar is on, its session running until the end of the
+    next hour, moved on every hour; unplugged at 11:20, the session ends and the calendar is off.
+    """
+    mock_api.schedules = _schedules("schedules_empty.json")
+    await setup_integration(hass, config_entry)
+    calendar = state_of(hass, CALENDAR)
+    assert calendar.state == STATE_ON
+    assert calendar.attributes["message"] == "Charging session (plugged in)"
+    events = await _events(hass, "2026-11-22T10:10:00+00:00", "2026-11-22T10:11:00+00:00")
+    assert [(e["start"], e["end"]) for e in events] == [
+        ("2026-11-22T08:00:00+00:00", "2026-11-22T12:00:00+00:00")
+    ]
+
+    await _move(hass, freezer, datetime(2026, 11, 22, 11, 0, tzinfo=UTC))
+    events = await _events(hass, "2026-11-22T11:00:00+00:00", "2026-11-22T11:01:00+00:00")
+    assert [e["end"] for e in events] == ["2026-11-22T13:00:00+00:00"]
+    calendar = state_of(hass, CALENDAR)
+    assert (calendar.state, calendar.last_updated) == (
+        STATE_ON,
+        datetime(2026, 11, 22, 11, 0, tzinfo=UTC),
+    )
+
+    session = mock_api.sessions[0]
+    session["end"] = session["sub_sessions"][-1]["end"] = "2026-11-22T11:20:00Z"
+    mock_api.vehicles[0]["latest_status_log"]["is_plugged_in"] = False
+    for minute in range(21, 23):
+        await _move(hass, freezer, datetime(2026, 11, 22, 11, minute, tzinfo=UTC))
+    assert state_of(hass, CALENDAR).state == STATE_OFF
+    events = await _events(hass, "2026-11-22T11:00:00+00:00", "2026-11-22T12:00:00+00:00")
+    assert [(e["end"], e["summary"]) for e in events] == [
+        ("2026-11-22T11:20:00+00:00", "Charging session")
+    ]
+
+
+async def test_calendar_speaks_the_language(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """In German: German titles and descriptions, decimals with a comma."""
+    hass.config.language = "de"
+    await setup_integration(hass, config_entry)
+    # German entity ids are made from the German names.
+    calendar = er.async_get(hass).async_get_entity_id("calendar", DOMAIN, f"{VEHICLE_ID}_charging")
+    assert calendar is not None
+    events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00", calendar)
+    assert [(e["summary"], e["description"]) for e in events] == [
+        ("Ladevorgang", "Modus: unbekannt"),
+        ("Ladevorgang (eingesteckt)", "Modus: Intelligent\nEnergie: 12,40 kWh\nKosten: 1,98 GBP"),
+        (
+            "Geplantes Laden",
+            "Modus: Intelligent\nLeistung: 7,7 kW\nEnergie: etwa 7,67 kWh\nKosten: etwa 1,38 GBP",
+        ),
+        (
+            "Geplantes Laden",
+            "Modus: Intelligent\nLeistung: 7,7 kW\nEnergie: etwa 7,67 kWh\nKosten: etwa 1,11 GBP",
+        ),
+    ]
+
+    # Just after a change of language, until its translations are loaded: English.
+    hass.config.language = "fr"
+    events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00", calendar)
+    assert events[0]["summary"] == "Charging session"

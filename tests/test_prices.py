@@ -353,6 +353,7 @@ async def test_get_prices_action(
     assert response == {
         "currency": "GBP",
         "unit": "GBP/kWh",
+        "known_until": "2026-11-23T00:00:00+00:00",
         "prices": [
             {
                 "start": "2026-11-22T10:00:00+00:00",
@@ -368,6 +369,29 @@ async def test_get_prices_action(
     }
     everything = await _get_prices(hass, {"config_entry": config_entry.entry_id})
     assert len(everything["prices"]) == 48
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_get_prices_beyond_the_known_prices(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """No prices for tomorrow yet: the answer says until when prices are known."""
+    await setup_integration(hass, config_entry)
+    response = await _get_prices(
+        hass,
+        {
+            "config_entry": config_entry.entry_id,
+            "start": "2026-11-23T16:00:00+00:00",
+            "end": "2026-11-24T07:00:00+00:00",
+        },
+    )
+    assert response["prices"] == []
+    assert response["known_until"] == "2026-11-23T00:00:00+00:00"
+
+    mock_api.prices = []
+    await config_entry.runtime_data.prices.async_refresh()
+    response = await _get_prices(hass, {"config_entry": config_entry.entry_id})
+    assert (response["prices"], response["known_until"]) == ([], None)
 
 
 @pytest.mark.usefixtures("setup_credentials")

@@ -116,7 +116,7 @@ async def test_own_hourly_share_caps_polling(
     assert state_of(hass, INTERVAL).state == "300.0"
 
 
-@pytest.mark.usefixtures("setup_credentials")
+@pytest.mark.usefixtures("setup_credentials", "entity_registry_enabled_by_default")
 async def test_health_visible_during_outage(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,

@@ -80,10 +80,8 @@ async def test_unchanged_poll_rewrites_only_what_moved(
 
     writes.clear()
     await _tick(hass, freezer, 60)
-    assert sorted(writes) == [
-        "sensor.ev_energy_account_api_requests_in_the_last_hour",
-        "sensor.ev_energy_account_last_successful_update",
-    ]
+    # Last successful update, which moves on every poll, is disabled by default.
+    assert writes == ["sensor.ev_energy_account_api_requests_in_the_last_hour"]
 
     # One vehicle's charge rate changes: only that vehicle's entities are looked at again.
     writes.clear()
@@ -418,7 +416,7 @@ PLAN_ENTITIES = (
     "sensor.{}_planned_cost",
     "sensor.{}_planned_co2",
     "binary_sensor.{}_charging_planned",
-    "calendar.{}_charging",
+    "calendar.{}_charging_calendar",
     "sensor.{}_charging_status",
 )
 
@@ -501,10 +499,11 @@ async def test_plans_write_only_what_changed(
         writes.clear()
         await tick_until_plans_read(15)
         assert evaluated & every == car_3
-        # Charging planned's state stays off, but its planned dispatches list the new slot.
+        # At 11:00 every calendar moved its open session's shown end on by an hour; the
+        # current event (the session) is otherwise unchanged.
         assert sorted(e for e in writes if e in every) == [
-            "binary_sensor.car_3_charging_planned",
-            "calendar.car_3_charging",
+            "binary_sensor.car_3_charging_planned",  # its planned dispatches
+            *(f"calendar.car_{n}_charging_calendar" for n in range(1, 6)),
             "sensor.car_3_next_charge_start",
             "sensor.car_3_planned_co2",
             "sensor.car_3_planned_cost",
@@ -523,8 +522,8 @@ async def test_plans_write_only_what_changed(
         await _tick(hass, freezer, 30)
     assert state_of(hass, "binary_sensor.car_3_charging_planned").state == STATE_ON
     assert evaluated & every == car_3
-    # The calendar's own timer writes it as its event begins.
+    # The calendar's current event becomes the slot that begins, within the open session.
     assert sorted(e for e in writes if e in every) == [
         "binary_sensor.car_3_charging_planned",
-        "calendar.car_3_charging",
+        "calendar.car_3_charging_calendar",
     ]

@@ -55,6 +55,9 @@ VEHICLE_BINARY_SENSORS: tuple[VehicleBinarySensorDescription, ...] = (
     ),
     VehicleBinarySensorDescription(
         key="charging",
+        # Named, not left to the device class: German names that "Ladestatus", like the
+        # vehicle's Charging status.
+        translation_key="charging",
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
         value_fn=lambda vehicle: vehicle.status.is_charging if vehicle.status else None,
     ),
@@ -74,6 +77,7 @@ CHARGER_BINARY_SENSORS: tuple[ChargerBinarySensorDescription, ...] = (
     ),
     ChargerBinarySensorDescription(
         key="charging",
+        translation_key="charging",
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
         value_fn=lambda evse: evse.status.is_charging if evse.status else None,
     ),

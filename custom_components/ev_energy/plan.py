@@ -8,7 +8,7 @@ Assistant.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -65,10 +65,14 @@ class PlanSlot:
     type: ScheduleType | None
 
 
-def merge_slots(intervals: Iterable[ScheduleInterval]) -> tuple[PlanSlot, ...]:
+def merge_slots(
+    intervals: Iterable[ScheduleInterval], not_before: datetime | None = None
+) -> tuple[PlanSlot, ...]:
     """Power-on periods in time order, contiguous instructions of one current and type merged.
 
-    An open-ended instruction lasts until the next instruction starts, if any does.
+    An open-ended instruction lasts until the next instruction starts, if any does. Nothing
+    starts before `not_before`, the start of the sub-session the plan is for: instructions are
+    laid out in half-hours, so a boost begun at 23:26 is planned from 23:00.
     """
     ordered = sorted(intervals, key=lambda interval: interval.start)
     slots: list[PlanSlot] = []
@@ -101,7 +105,13 @@ def merge_slots(intervals: Iterable[ScheduleInterval]) -> tuple[PlanSlot, ...]:
                     type=interval.schedule_type,
                 )
             )
-    return tuple(slots)
+    if not_before is None:
+        return tuple(slots)
+    return tuple(
+        replace(slot, start=max(slot.start, not_before))
+        for slot in slots
+        if slot.end is None or slot.end > not_before
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

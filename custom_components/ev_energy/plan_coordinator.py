@@ -39,9 +39,10 @@ _LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class PlanTarget:
-    """The sub-session whose plan a vehicle follows, and the charger it is on."""
+    """The sub-session whose plan a vehicle follows, when it started, and the charger it is on."""
 
     sub_session_id: str
+    started: datetime | None
     evse_id: str | None
 
 
@@ -96,7 +97,9 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
                 continue
             current = session.sub_sessions[-1]
             if current.end is None and current.id is not None:
-                targets[vehicle_id] = PlanTarget(sub_session_id=current.id, evse_id=session.evse_id)
+                targets[vehicle_id] = PlanTarget(
+                    sub_session_id=current.id, started=current.start, evse_id=session.evse_id
+                )
         return targets
 
     @callback
@@ -180,7 +183,7 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
                 if self.backoff.succeeded(vehicle_id):
                     _LOGGER.info("The plan of vehicle %s can be read again", vehicle_id)
                 plans[vehicle_id] = VehiclePlan(
-                    target=target, slots=merge_slots(result), read_at=now
+                    target=target, slots=merge_slots(result, target.started), read_at=now
                 )
         if account_error is not None:
             raise account_error
@@ -223,6 +226,11 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         """Whether the vehicle's plan is known: read, or no open sub-session to read it for."""
         known = (self.data or {}).get(vehicle_id)
         return known is None or known.slots is not None
+
+    def has_plan(self, vehicle_id: str) -> bool:
+        """Whether the vehicle has a plan: one read for its open session."""
+        known = (self.data or {}).get(vehicle_id)
+        return known is not None and known.slots is not None
 
     def plan_for(self, vehicle_id: str) -> ChargePlan:
         """Return the vehicle's plan with the current voltage, prices and carbon intensity."""

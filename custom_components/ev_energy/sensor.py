@@ -454,6 +454,8 @@ HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
         translation_key="last_successful_update",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # It changes on every poll: one state write and logbook row each.
+        entity_registry_enabled_default=False,
         value_fn=lambda coordinator: coordinator.last_success,
     ),
     HealthSensorDescription(
@@ -850,23 +852,30 @@ PLAN_SENSORS: tuple[PlanSensorDescription, ...] = (
 
 
 class PlanSensor(EvEnergyPlanEntity, SensorEntity):
-    """A sensor of the vehicle's charging plan: what remains of it from now."""
+    """A sensor of the vehicle's charging plan: what remains of it from now.
+
+    A vehicle without a plan (no open session, or its plan not read yet) has every figure
+    unknown; a plan with nothing left in it plans 0 kWh at no cost.
+    """
 
     entity_description: PlanSensorDescription
 
+    def _value_and_attributes(self) -> tuple[SensorValue, dict[str, Any]]:
+        """Return the value and attributes at the current instant."""
+        description, plan, now = self.entity_description, self.plan, dt_util.utcnow()
+        attributes = description.attributes_fn(plan, now)
+        if not self.coordinator.has_plan(self.resource_id):
+            # The same attributes, with no estimate to describe.
+            return None, dict.fromkeys(attributes)
+        return description.value_fn(plan, now), attributes
+
     def _shown_value(self) -> object:
-        plan, now = self.plan, dt_util.utcnow()
-        description = self.entity_description
-        return (
-            description.value_fn(plan, now),
-            description.attributes_fn(plan, now),
-            self.native_unit_of_measurement,
-        )
+        return *self._value_and_attributes(), self.native_unit_of_measurement
 
     @property
     def native_value(self) -> SensorValue:
         """The value at the current instant."""
-        return self.entity_description.value_fn(self.plan, dt_util.utcnow())
+        return self._value_and_attributes()[0]
 
     @property
     def native_unit_of_measurement(self) -> str | None:
@@ -878,7 +887,7 @@ class PlanSensor(EvEnergyPlanEntity, SensorEntity):
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
         """What the estimate assumes."""
-        return self.entity_description.attributes_fn(self.plan, dt_util.utcnow())
+        return self._value_and_attributes()[1]
 
 
 CHARGING_STATUS = SensorEntityDescription(

@@ -73,9 +73,12 @@ async def _get_prices(call: ServiceCall) -> ServiceResponse:
     tariff = entry.runtime_data.live.data.tariff
     currency = tariff.currency if tariff else None
     schedule = entry.runtime_data.prices.data
+    # Tells "no prices in that period" apart from "not published yet".
+    known_until = schedule.known_until if schedule else None
     return {
         "currency": currency,
         "unit": f"{currency}/kWh" if currency else None,
+        "known_until": known_until.isoformat() if known_until else None,
         "prices": schedule.as_list(start, end) if schedule else [],
     }
 

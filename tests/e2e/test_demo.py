@@ -210,7 +210,7 @@ async def _check_tonights_plan(stack: DemoStack) -> None:
         ready_by += timedelta(days=1)
     events = await stack._json(
         "GET",
-        "/api/calendars/calendar.family_car_charging",
+        "/api/calendars/calendar.family_car_charging_calendar",
         params={
             "start": (now - timedelta(days=1)).isoformat(),
             "end": (now + timedelta(days=1)).isoformat(),
@@ -309,7 +309,7 @@ async def _check_set_up(stack: DemoStack) -> None:
         "switch.family_car_boost",
         "sensor.ev_energy_account_current_price",
         "binary_sensor.ev_energy_account_cheapest_window",
-        "calendar.family_car_charging",
+        "calendar.family_car_charging_calendar",
         "sensor.family_car_last_session_energy",
     } <= named
     assert named - states.keys() == set()
