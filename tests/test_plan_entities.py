@@ -552,7 +552,7 @@ async def test_calendar_speaks_the_language(
         ),
     ]
 
-    # Just after a change of language, until its translations are loaded: English.
-    hass.config.language = "fr"
+    # A language the integration is not translated into: English.
+    hass.config.language = "pt"
     events = await _events(hass, "2026-11-15T00:00:00+00:00", "2026-11-24T00:00:00+00:00", calendar)
     assert events[0]["summary"] == "Charging session"

@@ -65,7 +65,8 @@ class _Texts:
     def __init__(self, hass: HomeAssistant) -> None:
         """Read the language's cached translations, else the English ones.
 
-        A new language's are loaded just after it is chosen: English until then.
+        English for a language without ours, and for a new language until Home Assistant has
+        loaded its translations (just after it is chosen).
         """
 
         def strings(category: str) -> dict[str, str]:
