@@ -47,6 +47,7 @@ OUR_LABELS = (
     "Session energy",
     "Current price",
     "Days of history to import",
+    "Cheapest window, charging history and notifications",
 )
 # Dashboard-card names, and examples of statistics' names and log lines.
 OTHER_LABELS = {"Statistic", "Statistics graph", "Add card", "Family car charging energy"}
