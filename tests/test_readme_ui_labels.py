@@ -1,4 +1,7 @@
-"""The README's Energy-dashboard directions use the labels Home Assistant's UI really shows.
+"""The Energy-dashboard directions use the labels Home Assistant's UI really shows.
+
+They are in docs/energy-dashboard.md (linked from the README), in its two sections: setting up
+the Energy dashboard, and the charging history in it.
 
 The labels come from the installed frontend's English strings (the same package the demo serves),
 so a renamed button in a new frontend fails here instead of misleading users.
@@ -15,9 +18,9 @@ from typing import Any
 import hass_frontend
 import pytest
 
-README = Path(__file__).parent.parent / "README.md"
+ENERGY_PAGE = Path(__file__).parent.parent / "docs" / "energy-dashboard.md"
 
-# Every UI label the README's Energy-dashboard directions name, in the order a user meets them.
+# Every UI label the Energy-dashboard directions name, in the order a user meets them.
 ENERGY_LABELS = (
     "Energy",
     "Electricity",
@@ -37,13 +40,14 @@ ENERGY_LABELS = (
     "Individual devices",
     "Configure",
 )
-# The integration's own names the README's Energy sections use (checked against en.json).
+# The integration's own names the Energy sections use (checked against en.json).
 OUR_LABELS = (
     "Energy meter",
     "Charge power",
     "Session energy",
     "Current price",
     "Days of history to import",
+    "Cheapest window, charging history and notifications",
 )
 # Dashboard-card names, and examples of statistics' names and log lines.
 OTHER_LABELS = {"Statistic", "Statistics graph", "Add card", "Family car charging energy"}
@@ -69,16 +73,17 @@ def _frontend_strings(fragment: str) -> set[str]:
 
 
 def _energy_sections() -> str:
-    """The README's two Energy-dashboard sections, line breaks as spaces."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index("### Energy dashboard")
-    end = text.index("\n### ", text.index("### Charging history in the Energy dashboard"))
-    return " ".join(text[start:end].split())
+    """The energy page's two Energy-dashboard sections, line breaks as spaces."""
+    text = ENERGY_PAGE.read_text(encoding="utf-8")
+    start = text.index("## Set up the Energy dashboard")
+    history = text.index("## Charging history in the Energy dashboard")
+    end = text.find("\n## ", history)
+    return " ".join(text[start : end if end != -1 else len(text)].split())
 
 
 @pytest.mark.parametrize("label", ENERGY_LABELS)
 def test_readme_energy_label_exists_in_the_ui(label: str) -> None:
-    """Each label the README names is a string of the Energy configuration or dashboard."""
+    """Each label the directions name is a string of the Energy configuration or dashboard."""
     ui = _frontend_strings("config") | _frontend_strings("energy") | _frontend_strings(".")
     assert label in ui
     assert f"*{label}*" in _energy_sections()
@@ -86,7 +91,7 @@ def test_readme_energy_label_exists_in_the_ui(label: str) -> None:
 
 @pytest.mark.parametrize("label", OUR_LABELS)
 def test_readme_energy_label_is_ours(label: str) -> None:
-    """The integration's names the README mentions are the ones it gives its entities/options."""
+    """The integration's names the directions use are the ones it gives its entities/options."""
     ours = set(_strings(json.loads(OUR_TRANSLATIONS.read_text(encoding="utf-8"))))
     assert label in ours
 
