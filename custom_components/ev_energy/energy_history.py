@@ -1,6 +1,6 @@
 """Hourly charging statistics from ev.energy's energy usage intervals (no Home Assistant here).
 
-Rules (the README repeats them for users):
+Rules (docs/energy-dashboard.md repeats them for users):
 - energy: `total_energy_delivered_watt_hours`, in kWh;
 - meter energy: `meter_usage_watt_hours` (at the supply meter, losses included), in kWh;
 - cost: energy delivered x the interval's `electricity_cost_sub_unit` (minor units per kWh),
