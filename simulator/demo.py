@@ -590,12 +590,7 @@ class DemoStack:
         # written to the recorder (they stay marked as imported): so wait for both.
         await self._wait_loaded()
         await self.wait_charging_statistics()
-        flow = await self._json(
-            "POST", "/api/config/config_entries/options/flow", json={"handler": self.entry_id}
-        )
-        await self._json(
-            "POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}", json=DEMO_OPTIONS
-        )
+        await self.submit_options("settings", DEMO_OPTIONS)
         await self.wait_for(CHEAPEST_WINDOW, lambda s: s in ("on", "off"), within=START_TIMEOUT)
         devices = [
             device
@@ -630,6 +625,33 @@ class DemoStack:
             }
         )
         await self._furnish_energy()
+
+    async def open_options(self, step: str) -> dict[str, Any]:
+        """Open the entry's options, choose `step` in their menu and return its form."""
+        menu = await self._json(
+            "POST", "/api/config/config_entries/options/flow", json={"handler": self.entry_id}
+        )
+        if menu.get("type") != "menu" or step not in menu.get("menu_options", []):
+            raise DemoError(f"the ev.energy options offer no {step!r}: {menu}")
+        form: dict[str, Any] = await self._json(
+            "POST",
+            f"/api/config/config_entries/options/flow/{menu['flow_id']}",
+            json={"next_step_id": step},
+        )
+        if form.get("type") != "form" or form.get("step_id") != step:
+            raise DemoError(f"expected the options' {step!r} form, got {form}")
+        return form
+
+    async def submit_options(
+        self, step: str, user_input: dict[str, Any], form: dict[str, Any] | None = None
+    ) -> None:
+        """Fill in the options' `step` form (`form`, if already open) and save it."""
+        form = form or await self.open_options(step)
+        result = await self._json(
+            "POST", f"/api/config/config_entries/options/flow/{form['flow_id']}", json=user_input
+        )
+        if result.get("type") != "create_entry":
+            raise DemoError(f"the options' {step!r} form was not saved: {result}")
 
     async def _furnish_energy(self) -> None:
         """Give the home a household meter with a week's history, then set up Energy with it."""
