@@ -3,8 +3,9 @@
 `python -m simulator.demo` starts both processes, onboards Home Assistant (user `demo` /
 password `demo`), stores the simulator's OAuth client as application credentials, runs the
 ev.energy config flow through the simulator's authorize page, then sets Home Assistant up as a
-user would (area, cheapest-window option, the "EV charging" dashboard, the Energy dashboard),
-prints the URL and waits for Ctrl-C. The end-to-end tests drive the same `DemoStack`.
+user would (push updates through the simulator's webhook portal, cheapest-window option, area,
+the "EV charging" dashboard, the Energy dashboard), prints the URL and waits for Ctrl-C. The
+end-to-end tests drive the same `DemoStack`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import base64
 from collections.abc import Awaitable, Callable, Sequence
 import contextlib
 from dataclasses import dataclass, field
+import html
 import json
 import os
 from pathlib import Path
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +30,7 @@ from typing import Any, Self
 
 import aiohttp
 import yaml
+from yarl import URL
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_USER = "demo"
@@ -76,9 +80,12 @@ DEMO_OPTIONS = {"cheapest_window_hours": 3, "cheapest_window_end": "07:00:00"}
 # `default_config:` pulls in bluetooth, usb, dhcp, ssdp, stream and go2rtc, whose libraries the
 # test virtualenv lacks (the demo starts Home Assistant with --skip-pip, offline): they fail and
 # take `default_config` down with them. So the parts the demo shows are listed one by one.
+# The external URL is Home Assistant's own local address: the options' push step offers only an
+# external URL (ev.energy posts from the internet), and the simulator posts from this machine.
 CONFIGURATION_YAML = """\
 homeassistant:
   name: ev.energy demo
+  external_url: {ha_url}
   time_zone: Europe/London
   country: GB
   currency: GBP
@@ -369,6 +376,8 @@ class DemoStack:
     session: aiohttp.ClientSession | None = None
     ha_token: str = ""
     entry_id: str = ""
+    # Where the simulator posts its webhooks: the URL the options' push step showed.
+    webhook_url: str = ""
     notices: list[str] = field(default_factory=list)
     household_task: asyncio.Task[None] | None = None
 
@@ -415,7 +424,7 @@ class DemoStack:
         (config_dir / "www").mkdir()
         (config_dir / "www" / ENERGY_WEEK_PAGE).write_text(ENERGY_WEEK_HTML)
         (config_dir / "configuration.yaml").write_text(
-            CONFIGURATION_YAML.format(sim_url=self.sim_url)
+            CONFIGURATION_YAML.format(sim_url=self.sim_url, ha_url=self.ha_url)
         )
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT))
         try:
@@ -583,19 +592,20 @@ class DemoStack:
         return location
 
     async def _furnish(self) -> None:
-        """Set Home Assistant up as a user would: area, options, dashboard, Energy dashboard."""
+        """Set Home Assistant up as a user would: options, area, dashboard, Energy dashboard."""
         await self.wait_for(CHARGER_METER, lambda s: s not in ("unknown", "unavailable"))
         # An options change reloads the entry. One made while its setup is still running is lost,
         # and one that interrupts the first charging-history import loses the cars not yet
         # written to the recorder (they stay marked as imported): so wait for both.
         await self._wait_loaded()
         await self.wait_charging_statistics()
-        flow = await self._json(
-            "POST", "/api/config/config_entries/options/flow", json={"handler": self.entry_id}
-        )
-        await self._json(
-            "POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}", json=DEMO_OPTIONS
-        )
+        # Push first: its step asks the loaded entry for the portal link. Each options change is
+        # its own reload (the options are a menu of two forms), so each is waited for: the
+        # reload starts before the answer to the form (`_wait_loaded` sees it under way).
+        await self._set_up_push()
+        await self._wait_loaded()
+        await self.submit_options("settings", DEMO_OPTIONS)
+        await self._wait_loaded()
         await self.wait_for(CHEAPEST_WINDOW, lambda s: s in ("on", "off"), within=START_TIMEOUT)
         devices = [
             device
@@ -630,6 +640,70 @@ class DemoStack:
             }
         )
         await self._furnish_energy()
+
+    async def open_options(self, step: str) -> dict[str, Any]:
+        """Open the entry's options, choose `step` in their menu and return its form."""
+        menu = await self._json(
+            "POST", "/api/config/config_entries/options/flow", json={"handler": self.entry_id}
+        )
+        if menu.get("type") != "menu" or step not in menu.get("menu_options", []):
+            raise DemoError(f"the ev.energy options offer no {step!r}: {menu}")
+        form: dict[str, Any] = await self._json(
+            "POST",
+            f"/api/config/config_entries/options/flow/{menu['flow_id']}",
+            json={"next_step_id": step},
+        )
+        if form.get("type") != "form" or form.get("step_id") != step:
+            raise DemoError(f"expected the options' {step!r} form, got {form}")
+        return form
+
+    async def submit_options(
+        self, step: str, user_input: dict[str, Any], form: dict[str, Any] | None = None
+    ) -> None:
+        """Fill in the options' `step` form (`form`, if already open) and save it."""
+        form = form or await self.open_options(step)
+        result = await self._json(
+            "POST", f"/api/config/config_entries/options/flow/{form['flow_id']}", json=user_input
+        )
+        if result.get("type") != "create_entry":
+            raise DemoError(f"the options' {step!r} form was not saved: {result}")
+
+    async def _set_up_push(self) -> None:
+        """Turn push updates on as the options' push step tells a user to.
+
+        The step shows the webhook URL and a one-time link to the webhook portal (the
+        simulator's page); the portal takes the URL as a new endpoint and shows the signing
+        secret it generated, which goes back into the step's form.
+        """
+        form = await self.open_options("push")
+        if form.get("errors"):
+            raise DemoError(f"the push updates step reports {form['errors']}")
+        placeholders = form["description_placeholders"]
+        self.webhook_url = placeholders["webhook_url"]
+        secret = await self.add_portal_endpoint(placeholders["portal_url"], self.webhook_url)
+        await self.submit_options("push", {"webhook_secret": secret}, form)
+
+    async def add_portal_endpoint(self, portal_url: str, endpoint_url: str) -> str:
+        """Add `endpoint_url` on the webhook portal's page; return the secret it shows."""
+        async with self.http.get(portal_url) as response:
+            page = await response.text()
+            if response.status != 200:
+                raise DemoError(f"webhook portal: HTTP {response.status}")
+        form = re.search(r'<form method="post" action="([^"]+)">', page)
+        key = re.search(r'<input type="hidden" name="key" value="([^"]*)">', page)
+        if form is None or key is None:
+            raise DemoError("unexpected webhook portal page")
+        async with self.http.post(
+            URL(portal_url).join(URL(html.unescape(form[1]))),
+            data={"key": html.unescape(key[1]), "url": endpoint_url, "secret": ""},
+        ) as response:
+            page = await response.text()
+            if response.status != 200:
+                raise DemoError(f"webhook portal did not save the endpoint: HTTP {response.status}")
+        shown = re.search(r"Endpoint: <code>([^<]*)</code><br>Signing secret: <code>([^<]*)<", page)
+        if shown is None or html.unescape(shown[1]) != endpoint_url:
+            raise DemoError("the webhook portal does not show the new endpoint")
+        return html.unescape(shown[2])
 
     async def _furnish_energy(self) -> None:
         """Give the home a household meter with a week's history, then set up Energy with it."""
@@ -959,6 +1033,7 @@ async def _run(args: argparse.Namespace) -> None:
         f"\nHome Assistant is running at {stack.ha_url}  (login: {DEMO_USER} / {DEMO_PASSWORD})\n"
         f"ev.energy simulator: {stack.sim_url}  (admin API under /_sim/)\n"
         f"Dashboards: {stack.ha_url}/{DASHBOARD_URL} (EV charging), {stack.ha_url}/energy\n"
+        f"Push updates: the simulator posts its webhooks to {stack.webhook_url}\n"
         f"Logs: {work_dir}/home-assistant.log, {work_dir}/simulator.log\n"
         "Press Ctrl-C to stop.",
         flush=True,

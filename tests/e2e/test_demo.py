@@ -34,6 +34,14 @@ SOC = "sensor.family_car_state_of_charge"
 STATUS = "sensor.family_car_integration_status"
 LIMIT = "number.family_car_charge_limit"
 PRICE = "sensor.ev_energy_account_current_price"
+PUSH_ACTIVE = "binary_sensor.ev_energy_account_push_updates"
+FAMILY_CAR_PLUGGED_IN = "binary_sensor.family_car_plugged_in"
+LEAF_PLUGGED_IN = "binary_sensor.nissan_leaf_plugged_in"
+# A plug change pushed by webhook shows within this many seconds; a poll would take up to two
+# minutes while nothing is plugged in (ten while push works).
+PUSH_WITHIN = 10.0
+# Push reads the live state at most once per this many seconds (the integration's window).
+PUSH_REFRESH_WINDOW = 10.0
 
 
 @pytest.fixture
@@ -220,16 +228,19 @@ async def _check_tonights_plan(stack: DemoStack) -> None:
     assert planned, events
     starts = [datetime.fromisoformat(event["start"]["dateTime"]) for event in planned]
     ends = [datetime.fromisoformat(event["end"]["dateTime"]) for event in planned]
-    assert starts[0] == datetime.fromisoformat(next_start["state"])
+    # A timestamp sensor's state has whole seconds; a plan that starts with its sub-session
+    # (when the half-hour in progress is planned) starts at the plug-in's exact instant.
+    assert starts[0].replace(microsecond=0) == datetime.fromisoformat(next_start["state"])
     assert max(ends) <= ready_by
-    # 45 % -> 80 % of 75 kWh at 7.2 kW: eight half-hours (nine if the one in progress is
-    # among them, as only its rest counts), merged where contiguous; run shortly before 07:00
-    # there is less time than that, and the plan fills what is left (the slot in progress
-    # shows from its start).
+    # 45 % -> 80 % of 75 kWh at 7.2 kW takes 3 h 39 min: eight half-hours (nine if the one in
+    # progress is among them, as only its rest counts, and it shows from the plug-in, as the
+    # plan starts no earlier than its sub-session), merged where contiguous; run shortly
+    # before 07:00 there is less time than that, and the plan fills what is left.
     planned_time = sum((end - start for start, end in zip(starts, ends, strict=True)), timedelta())
     left = ready_by - now
     half_hour = timedelta(minutes=30)
-    assert min(timedelta(hours=4), left - half_hour) <= planned_time
+    needed = timedelta(hours=0.35 * 75 / 7.2)
+    assert min(needed, left - half_hour) <= planned_time
     assert planned_time <= min(timedelta(hours=4, minutes=30), left + half_hour)
     assert any(event["summary"] == "Charging session (plugged in)" for event in events)
 
@@ -251,9 +262,9 @@ def _dashboard_entities(node: Any) -> Iterator[str]:
 
 
 async def test_demo_is_set_up_like_a_home(tmp_path: Path, socket_enabled: None) -> None:
-    """A busy port is reported; no HTTP repair; area, dashboards, tonight's plan are there.
+    """A busy port is reported; no HTTP repair; area, dashboards, plan and push are there.
 
-    One stack for both checks: each start costs the suite about ten seconds.
+    One stack for all these checks: each start costs the suite about ten seconds.
     """
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -265,6 +276,7 @@ async def test_demo_is_set_up_like_a_home(tmp_path: Path, socket_enabled: None) 
             assert stack.notices == [f"port {taken} is busy; Home Assistant is on {stack.ha_port}"]
             await _check_set_up(stack)
             await _check_tonights_plan(stack)
+            await _check_push(stack)
 
 
 async def _check_set_up(stack: DemoStack) -> None:
@@ -425,3 +437,90 @@ async def _check_set_up(stack: DemoStack) -> None:
     issues = await stack.websocket({"type": "recorder/validate_statistics"})
     imported = [*stats, HOUSEHOLD_POWER, PRICE]
     assert {stat: issues[stat] for stat in imported if stat in issues} == {}
+
+
+async def _new_deliveries(stack: DemoStack, seen: int) -> list[dict[str, Any]]:
+    """Wait for the simulator's next webhook delivery to be answered; return those after `seen`."""
+    deadline = asyncio.get_running_loop().time() + PUSH_WITHIN
+    while True:
+        deliveries = (await stack.sim("GET", "/_sim/webhooks"))["deliveries"][seen:]
+        if deliveries and all(d["attempts"] and d["attempts"][-1]["status"] for d in deliveries):
+            return list(deliveries)
+        assert asyncio.get_running_loop().time() < deadline, deliveries
+        await asyncio.sleep(0.1)
+
+
+def _summary(deliveries: list[dict[str, Any]]) -> list[tuple[str, str, list[int | None]]]:
+    return [(d["type"], d["state"], [a["status"] for a in d["attempts"]]) for d in deliveries]
+
+
+async def _plug(stack: DemoStack, vehicle: dict[str, Any], plugged_in: bool) -> float:
+    """Plug a car in or out in the simulator; return the loop time it happened."""
+    await stack.sim("POST", f"/_sim/vehicles/{vehicle['id']}/plug", {"plugged_in": plugged_in})
+    return asyncio.get_running_loop().time()
+
+
+async def _check_push(stack: DemoStack) -> None:
+    """The demo set push updates up: plug changes arrive by webhook within seconds.
+
+    A delivery with a bad signature is refused and changes nothing.
+    """
+    loop = asyncio.get_running_loop()
+    # The demo gave the portal the URL the push step showed, and the step the portal's secret.
+    webhooks = await stack.sim("GET", "/_sim/webhooks")
+    endpoint = webhooks["endpoint"]
+    assert stack.webhook_url.startswith(f"{stack.ha_url}/api/webhook/")
+    assert endpoint["url"] == stack.webhook_url
+    form = await stack.open_options("push")
+    await stack._json("DELETE", f"/api/config/config_entries/options/flow/{form['flow_id']}")
+    assert not form["errors"]
+    assert form["description_placeholders"]["webhook_url"] == stack.webhook_url
+    [secret_field] = form["data_schema"]
+    assert secret_field["name"] == "webhook_secret"
+    assert secret_field["description"]["suggested_value"] == endpoint["secret"]
+    # Nothing was delivered yet, so push does not count as working yet.
+    assert (await stack.states())[PUSH_ACTIVE]["state"] == "off"
+    assert webhooks["deliveries"] == []
+    # Svix timestamps come from the simulator's clock, which stood still since the start; Home
+    # Assistant takes them within 5 minutes of its own. (It keeps standing still: no retries.)
+    await stack.sim("POST", "/_sim/clock", {"set": datetime.now(UTC).isoformat()})
+    world = await stack.sim("GET", "/_sim/state")
+    family_car, leaf = _vehicle(world, "Family car"), _vehicle(world, "")
+    states = await stack.states()
+    assert (states[FAMILY_CAR_PLUGGED_IN]["state"], states[LEAF_PLUGGED_IN]["state"]) == (
+        "on",
+        "off",
+    )
+
+    # The family car leaves: the webhook makes Home Assistant read the live state at once.
+    unplugged = await _plug(stack, family_car, plugged_in=False)
+    await stack.wait_for(FAMILY_CAR_PLUGGED_IN, lambda s: s == "off", within=PUSH_WITHIN)
+    unplug_seconds = loop.time() - unplugged
+    assert _summary(await _new_deliveries(stack, 0)) == [
+        ("charging_sub_session.ended", "delivered", [200])
+    ]
+    assert (await stack.states())[PUSH_ACTIVE]["state"] == "on"
+
+    # A delivery signed with another key is refused (401) and changes nothing: not even after
+    # the read window has passed is the live state read again.
+    await stack.sim("POST", "/_sim/webhooks/faults", {"kind": "bad_signature", "count": 1})
+    await stack.sim("DELETE", "/_sim/requests")
+    await _plug(stack, family_car, plugged_in=True)
+    assert _summary(await _new_deliveries(stack, 1)) == [
+        ("charging_sub_session.created", "pending", [401])
+    ]
+    await asyncio.sleep(max(0.0, unplugged + PUSH_REFRESH_WINDOW + 2 - loop.time()))
+    assert (await stack.states())[FAMILY_CAR_PLUGGED_IN]["state"] == "off"
+    requests = await stack.sim("GET", "/_sim/requests")
+    assert [r["path"] for r in requests if r["path"].startswith("/v2/vehicles")] == []
+    assert await stack.sim("GET", "/_sim/webhooks/faults") == []
+
+    # A guest's car plugs in: its verified webhook brings it, and the family car's return too.
+    plugged = await _plug(stack, leaf, plugged_in=True)
+    await stack.wait_for(LEAF_PLUGGED_IN, lambda s: s == "on", within=PUSH_WITHIN)
+    plug_seconds = loop.time() - plugged
+    assert _summary(await _new_deliveries(stack, 2)) == [
+        ("charging_sub_session.created", "delivered", [200])
+    ]
+    assert (await stack.states())[FAMILY_CAR_PLUGGED_IN]["state"] == "on"
+    print(f"push: unplug shown in {unplug_seconds:.2f} s, plug-in in {plug_seconds:.2f} s")
