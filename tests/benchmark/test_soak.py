@@ -1542,11 +1542,18 @@ def show(report: Report, capsys: pytest.CaptureFixture[str]) -> None:
 def show_summary(
     reports: dict[float, Report], variant: Variant, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Print the summary, and the full table of the phase with the slowest plug-in."""
-    worst = max(reports, key=lambda offset: max(reports[offset].plug_in_lags.values()))
+    """Print the summary, and the full table of a failing phase, else the slowest plug-in's."""
+
+    def badness(offset: float) -> tuple[bool, float]:
+        return bool(reports[offset].failures), max(reports[offset].plug_in_lags.values())
+
+    worst = max(reports, key=badness)
     with capsys.disabled():
         print(summary(reports, variant))
-        print(f"The phase with the slowest plug-in (+{worst:g} s), in full:")
+        which = (
+            "a failing phase" if reports[worst].failures else "the phase with the slowest plug-in"
+        )
+        print(f"{which[0].upper()}{which[1:]} (+{worst:g} s), in full:")
         print(reports[worst].table())
 
 
