@@ -13,6 +13,13 @@ next: each step jumps to the earliest of the loop's next timer, the next scripte
 request times in the simulator's log and the state-change times below are exact, not rounded to
 a step. A hanging request is waited for in simulated time: when the loop has nothing left to do
 but wait for a timer (an aiohttp timeout), the clock moves on to that timer.
+
+The day is lived three ways, each over every start phase with a summary of its own: polling
+only (`test_soak_day`), with push (`test_soak_push_day[push-...]`: the simulator posts its
+signed webhooks to Home Assistant's webhook, served on 127.0.0.1 by phcc's test server, and a
+step ends only once every due delivery was answered), and with push while every fifth event is
+dropped (`[push-drop20-...]`: the live poll must catch a lost plug-in within its push-mode idle
+pace).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import time
 import traceback
 from typing import Any
 
+import aiohttp
 import freezegun.api
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.application_credentials import (
@@ -40,7 +48,7 @@ from homeassistant.components.application_credentials import (
     async_import_client_credential,
 )
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.const import CONF_WEBHOOK_ID, EVENT_STATE_CHANGED, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import async_get_platforms
@@ -49,12 +57,18 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.async_ import get_scheduled_timer_handles
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.ev_energy.const import DOMAIN
+from custom_components.ev_energy.const import (
+    CONF_WEBHOOK_SECRET,
+    DOMAIN,
+    PUSH_IDLE_UPDATE_INTERVAL,
+)
 from custom_components.ev_energy.coordinator import EvEnergyLiveCoordinator
 from simulator import SimulatorConfig, SimulatorServer
 from simulator.faults import Fault
 from simulator.model import Vehicle
+from simulator.webhooks import Delivery, new_secret
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("EV_ENERGY_BENCHMARK") != "1",
@@ -79,6 +93,46 @@ CHARGER = "evse01HRY314M0VPVTX363SN6FCCW8"  # the default scenario's one charger
 ARRIVAL_SOC = 30  # it is out at the start, comes home with 30 %...
 PLUG_IN = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # ...is plugged in at 18:00...
 UNPLUG = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)  # ...and leaves at 07:30.
+
+# --- push ---------------------------------------------------------------------------------------
+
+# With push, the simulator posts its signed webhooks (simulator/webhooks.py) to the webhook of
+# Home Assistant's HTTP app, served on 127.0.0.1 by phcc's test server. The day's two events
+# are the plug-in (`charging_sub_session.created`) and the unplug (`.ended`).
+EVENTS_PER_DAY = 2
+WEBHOOK_ID = "50a450a450a450a450a450a450a450a450a450a450a450a450a450a450a450a4"
+# The day is one of many: the same car left at 07:30 the day before, so push has been working
+# (an event verified within PUSH_ACTIVE_FOR) since then, and Home Assistant keeps that across
+# its restart. The first day after push is set up polls at the 2-minute idle pace until the
+# first event instead.
+PREVIOUS_EVENT = UNPLUG - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How the day is lived: polling only, or with the simulator's webhooks too."""
+
+    name: str
+    push: bool = False
+    # Drop every `drop_every`-th webhook event (0: none). Events are numbered over the phases
+    # in START_OFFSETS order, so the drops fall at the same events whatever runs: phase i's
+    # k-th event of the day is number EVENTS_PER_DAY * i + k, dropped if that is 0 modulo it.
+    drop_every: int = 0
+
+    @property
+    def title(self) -> str:
+        """How the summary names the variant."""
+        if not self.push:
+            return ""
+        if not self.drop_every:
+            return "with push"
+        return f"with push, every {self.drop_every}th webhook event dropped"
+
+
+POLL_ONLY = Variant("poll")
+PUSH = Variant("push", push=True)
+PUSH_DROPPED = Variant("push-drop20", push=True, drop_every=5)
+PUSH_VARIANTS = (PUSH, PUSH_DROPPED)
 
 SEED = 2026
 FAULT_KINDS = (
@@ -118,6 +172,11 @@ BOUNDARY_WINDOW = timedelta(seconds=0.5)
 TARGET_PLUG_P95 = 120.0
 TARGET_MEAN_PER_HOUR = 80.0
 TARGET_PEAK_PER_HOUR = 140
+# The targets of issue [push], with push; the busiest hour's is the same. A plug-in whose
+# event was dropped is caught by the live poll within its idle pace while push works.
+TARGET_PUSH_PLUG_P95 = 10.0
+TARGET_PUSH_MEAN_PER_HOUR = 45.0
+DROPPED_PLUG_IN_BOUND = PUSH_IDLE_UPDATE_INTERVAL.total_seconds()
 # DataUpdateCoordinator schedules a refresh 0.05-0.5 s past a whole second, so one interval after
 # an instant can be up to a second more.
 POLL_JITTER = timedelta(seconds=1)
@@ -363,7 +422,36 @@ class Driver:
             for job in (*hass._tasks, *hass._background_tasks)
         )
 
+    def next_delivery(self) -> datetime | None:
+        """When the simulator's next pending webhook attempt falls due (None: none pending)."""
+        return min(
+            (d.due for d in self.sim.webhooks.deliveries if d.state == "pending"), default=None
+        )
+
+    def _deliveries_due(self) -> bool:
+        """Whether a webhook attempt of the simulator is due or on its way to Home Assistant."""
+        now = self.sim.clock.now()
+        return any(d.state == "pending" and d.due <= now for d in self.sim.webhooks.deliveries)
+
     async def settle(self, *, hanging: bool) -> None:
+        """Let Home Assistant finish what fell due, webhook deliveries and what they started.
+
+        The simulator sends a delivery from its own task (not Home Assistant's), which wakes
+        when its clock moves: wait in real time until every due attempt has been answered, then
+        let Home Assistant finish what the deliveries started.
+        """
+        await self._settle_hass(hanging=hanging)
+        while self._deliveries_due():
+            start = freezegun.api.real_monotonic()
+            while self._deliveries_due():
+                await asyncio.sleep(0)
+                if freezegun.api.real_monotonic() - start >= REAL_PATIENCE:
+                    self.stalls += 1
+                    self.unexpected_stalls += 1
+                    return
+            await self._settle_hass(hanging=hanging)
+
+    async def _settle_hass(self, *, hanging: bool) -> None:
         """Let Home Assistant finish what fell due, or find it waiting only on a timer."""
         loop = self.hass.loop
         done = asyncio.ensure_future(self.hass.async_block_till_done(wait_background_tasks=True))
@@ -506,6 +594,43 @@ class CarWatcher:
 
 
 @dataclass
+class PushFigures:
+    """What became of the day's webhook events (with push)."""
+
+    events: int
+    delivered: int
+    dropped: int
+    # Attempts Home Assistant did not answer with 2xx: "HH:MM:SS status-or-error".
+    refused: list[str]
+    # Seconds from each plug-in whose event was dropped until HA showed it, car and charger.
+    dropped_plug_in_lags: dict[str, float]
+    # Requests at the instants deliveries were answered: the reads the events started.
+    requests_at_events: int
+    # Whether push was working (an event verified in the last 24 h) just before the plug-in.
+    active_at_plug_in: bool | None
+    # Wall-clock milliseconds from the start of the plug-in's delivery until HA showed the
+    # car plugged in (None: its event was dropped). Simulated time does not move meanwhile.
+    real_plug_in_ms: float | None
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the run fails: a refused delivery, or a dropped plug-in caught too late."""
+        failures = []
+        if self.refused:
+            failures.append(f"{len(self.refused)} webhook deliveries refused")
+        if late := [
+            lag
+            for lag in self.dropped_plug_in_lags.values()
+            if lag > DROPPED_PLUG_IN_BOUND + POLL_JITTER.total_seconds()
+        ]:
+            failures.append(
+                f"a dropped plug-in shown {max(late):.1f} s late (the poll promises "
+                f"{DROPPED_PLUG_IN_BOUND:g} s)"
+            )
+        return failures
+
+
+@dataclass
 class Report:
     """The figures of one run."""
 
@@ -538,11 +663,13 @@ class Report:
     stalls: int
     unexpected_stalls: int
     wall_seconds: float
+    push: PushFigures | None = None
+    variant_title: str = ""
 
     @property
     def failures(self) -> list[str]:
         """Why the run fails (none: it passes)."""
-        failures = []
+        failures = [] if self.push is None else self.push.failures
         if self.unhandled:
             failures.append(f"{len(self.unhandled)} unhandled exception(s)")
         if self.caused_429:
@@ -556,14 +683,43 @@ class Report:
     def line(self) -> str:
         """One line for the phase."""
         plug_in = max(self.plug_in_lags.values())
+        push = ""
+        if self.push is not None:
+            push = f"{self.push.events} events, {self.push.dropped} dropped"
+            if lags := self.push.dropped_plug_in_lags:
+                push += f" (the plug-in's: shown {max(lags.values()):.1f} s late)"
+            push += "; "
         return (
             f"\n  start +{self.start_offset:g} s: {sum(self.per_hour) / 24:.1f} req/h mean, "
             f"{max(self.per_hour)} busiest; plug-in {plug_in:.1f} s, unplug "
             f"{max(self.unplug_lags.values()):.1f} s; {sum(self.boundary_requests)} requests near "
             f"a boundary; faults {sum(f.recovered for f in self.faults)}/{len(self.faults)} "
-            f"recovered; {self.wall_seconds:.0f} s wall  "
+            f"recovered; {push}{self.wall_seconds:.0f} s wall  "
             + ("PASS" if not self.failures else "FAIL: " + "; ".join(self.failures))
         )
+
+    def _push_lines(self) -> list[str]:
+        """The webhook events' section of the table (none without push)."""
+        push = self.push
+        if push is None:
+            return []
+        dropped = ", ".join(
+            f"{key} {seconds(lag)}" for key, lag in push.dropped_plug_in_lags.items()
+        )
+        working = {None: "-", True: "yes", False: "NO"}[push.active_at_plug_in]
+        return [
+            "Push (the simulator's signed webhooks -> Home Assistant's webhook on 127.0.0.1)",
+            f"  events {push.events}: delivered {push.delivered}, dropped {push.dropped}; "
+            f"refused deliveries {len(push.refused)} (must be 0)"
+            + "".join(f"; {refused}" for refused in push.refused[:5]),
+            f"  push working just before the plug-in: {working}",
+            f"  requests at the instants events were answered: {push.requests_at_events}",
+            "  wall clock from the plug-in's delivery to HA showing it: "
+            + ("-" if push.real_plug_in_ms is None else f"{push.real_plug_in_ms:.0f} ms"),
+            "  plug-in whose event was dropped: "
+            + (f"{dropped} (the poll promises {DROPPED_PLUG_IN_BOUND:g} s)" if dropped else "none"),
+            "",
+        ]
 
     def table(self) -> str:
         """The printed report."""
@@ -576,7 +732,8 @@ class Report:
         with_requests = [n for n in self.boundary_requests if n]
         lines = [
             "",
-            f"ev_energy soak: {DAY_START:%Y-%m-%d %H:%M}Z + 24 h, simulated "
+            f"ev_energy soak{', ' if self.variant_title else ''}{self.variant_title}: "
+            f"{DAY_START:%Y-%m-%d %H:%M}Z + 24 h, simulated "
             f"({self.wall_seconds:.0f} s wall clock, seed {SEED})",
             f"  Home Assistant starts {self.start_offset:g} s in; the car is "
             f"plugged in {PLUG_IN:%H:%M}-{UNPLUG:%H:%M} from {ARRIVAL_SOC} %; "
@@ -610,6 +767,7 @@ class Report:
                 for label, lags in (("plug-in", self.plug_in_lags), ("unplug", self.unplug_lags))
             ),
             "",
+            *self._push_lines(),
             "Price boundaries (boundary -> HA current price state)",
             f"  lag             {spread(self.boundary_lags)}",
             f"  requests within 0.5 s of a boundary: {sum(with_requests)} "
@@ -673,9 +831,21 @@ class Soak:
         freezer: FrozenDateTimeFactory,
         logs: LogCollector,
         start_offset: float,
+        variant: Variant = POLL_ONLY,
+        client_factory: ClientSessionGenerator | None = None,
+        storage: dict[str, Any] | None = None,
     ) -> None:
-        """Prepare the world and the plan; nothing runs yet."""
+        """Prepare the world and the plan; nothing runs yet.
+
+        With push, `client_factory` (phcc's `hass_client_no_auth`) serves Home Assistant's HTTP
+        app on 127.0.0.1 for the simulator's deliveries, and `storage` (phcc's `hass_storage`)
+        receives what Home Assistant kept from the day before.
+        """
         self.hass = hass
+        self.variant = variant
+        self.phase_index = START_OFFSETS.index(start_offset)
+        self.client_factory = client_factory
+        self.storage = storage
         self.ha_start = DAY_START + timedelta(seconds=start_offset)
         self.sim = sim
         self.world = sim.world
@@ -704,8 +874,21 @@ class Soak:
                     **sim.issue_token(),
                     "expires_at": time.time() + sim.config.access_token_ttl,
                 },
+                **({CONF_WEBHOOK_ID: WEBHOOK_ID} if variant.push else {}),
             },
         )
+        # With push: the day's webhook events so far, when those whose event was dropped
+        # happened, and whether push was working (`active`) just before the plug-in.
+        self.events = 0
+        self.dropped_at: set[datetime] = set()
+        self.active_at_plug_in: bool | None = None
+        # The endpoint's signing secret, as ev.energy's webhook portal shows it.
+        self.webhook_secret = new_secret()
+        # Real (wall-clock) instants: the plug-in's delivery began, and HA showed the car in.
+        self.plug_in_posted: float | None = None
+        self.plug_in_shown: float | None = None
+        # The simulator's delivery log, kept when the day ends (stopping it clears the log).
+        self.deliveries: list[Delivery] = []
         self.registry: dict[str, str] = {}
         self.watched: dict[str, str] = {}
 
@@ -725,10 +908,14 @@ class Soak:
             hass, DOMAIN, ClientCredential(sim.config.client_id, sim.config.client_secret), DOMAIN
         )
         self.entry.add_to_hass(hass)
+        if self.variant.push:
+            self._prepare_push()
         self.driver.move_to(self.ha_start)
         assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"api_url": sim.base_url}})
         await hass.async_block_till_done()
         assert self.entry.state is ConfigEntryState.LOADED
+        if self.variant.push:
+            await self._connect_push()
 
         self.registry = {
             entry.unique_id: entry.entity_id
@@ -761,10 +948,59 @@ class Soak:
 
         sim.faults.take = counting_take  # type: ignore[method-assign]
 
+    def _prepare_push(self) -> None:
+        """Give the entry a signing secret and what Home Assistant kept from the day before."""
+        assert self.storage is not None
+        self.hass.config_entries.async_update_entry(
+            self.entry, options={CONF_WEBHOOK_SECRET: self.webhook_secret}
+        )
+        key = f"{DOMAIN}.{self.entry.entry_id}.push"
+        self.storage[key] = {
+            "version": 1,
+            "key": key,
+            "data": {"seen": {}, "last_event": PREVIOUS_EVENT.isoformat()},
+        }
+
+    async def _connect_push(self) -> None:
+        """Point the simulator's webhooks at the entry's webhook, served on 127.0.0.1.
+
+        After the setup: the test server freezes Home Assistant's HTTP router, and platforms
+        (the calendar) register views during the setup.
+        """
+        assert self.client_factory is not None
+        client = await self.client_factory()
+        url = str(client.make_url(f"/api/webhook/{WEBHOOK_ID}"))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{self.sim.base_url}/_sim/webhooks",
+                json={"url": url, "secret": self.webhook_secret},
+            ) as response,
+        ):
+            response.raise_for_status()
+        attempt = self.sim.webhooks._attempt  # timed, not changed
+
+        async def timed_attempt(delivery: Delivery) -> None:
+            """The simulator's attempt, noting when a plug-in's delivery began (real time)."""
+            created = delivery.message.type == "charging_sub_session.created"
+            if created and self.plug_in_posted is None:
+                self.plug_in_posted = freezegun.api.real_monotonic()
+            await attempt(delivery)
+
+        self.sim.webhooks._attempt = timed_attempt  # type: ignore[method-assign]
+
     def _record_state(self, entity_id: str) -> None:
         if (state := self.hass.states.get(entity_id)) is not None:
             value = shown_value(state.state, state.attributes.get("unit_of_measurement"))
-            self.timeline.add_shown(self.watched[entity_id], dt_util.utcnow(), value)
+            key = self.watched[entity_id]
+            self.timeline.add_shown(key, dt_util.utcnow(), value)
+            if (
+                key == "vehicle_plugged_in"
+                and value == "on"
+                and self.plug_in_posted is not None
+                and self.plug_in_shown is None
+            ):
+                self.plug_in_shown = freezegun.api.real_monotonic()
 
     @callback
     def _on_state_changed(self, event: Event[EventStateChangedData]) -> None:
@@ -792,6 +1028,14 @@ class Soak:
                 self.timeline.add_world(key, dt_util.utcnow(), value)
 
     def _plug(self, plugged_in: bool) -> None:
+        if self.variant.push:
+            if plugged_in:
+                self.active_at_plug_in = self.entry.runtime_data.push.active
+            number = EVENTS_PER_DAY * self.phase_index + self.events
+            if self.variant.drop_every and number % self.variant.drop_every == 0:
+                self.sim.webhooks.add_fault("drop", 1)
+                self.dropped_at.add(dt_util.utcnow())
+            self.events += 1
         self.world.plug(FAMILY_CAR, plugged_in)
         self._record_plugs()
 
@@ -887,6 +1131,8 @@ class Soak:
                 candidates.append(actions[0][0])
             if (timer := driver.next_timer()) is not None:
                 candidates.append(timer)
+            if (delivery := driver.next_delivery()) is not None:
+                candidates.append(delivery)
             target = max(min(candidates), now + MIN_STEP)
             if (interval := self.coordinator.update_interval) is not None and now < DAY_END:
                 key = interval.total_seconds()
@@ -899,6 +1145,7 @@ class Soak:
             await driver.settle(hanging=hanging)
             self._check_recoveries()
         self.sim.faults.clear()
+        self.deliveries = list(self.sim.webhooks.deliveries)
         assert await self.hass.config_entries.async_unload(self.entry.entry_id)
         await self.hass.async_block_till_done()
 
@@ -948,6 +1195,7 @@ class Soak:
 
         lags, missed = self.timeline.lags(PLUG_IN, UNPLUG, vehicle_values(self.car))
         plug_lags: dict[str, dict[str, float]] = {"on": {}, "off": {}}
+        dropped_plug_in_lags: dict[str, float] = {}
         for key in ("vehicle_plugged_in", "charger_plugged_in"):
             for index, (_, value) in enumerate(self.timeline.world[key]):
                 if index:  # the first entry is the state at start-up, not a change
@@ -955,6 +1203,8 @@ class Soak:
                     when = self.timeline.world[key][index][0]
                     lag = math.inf if shown is None else (shown - when).total_seconds()
                     plug_lags[str(value)][key.removesuffix("_plugged_in")] = lag
+                    if value == "on" and when in self.dropped_at:
+                        dropped_plug_in_lags[key.removesuffix("_plugged_in")] = lag
         faulty = [(r.plan.start, r.deadline or r.plan.end) for r in runs]
         clean = [
             lag
@@ -1007,6 +1257,36 @@ class Soak:
             stalls=self.driver.stalls,
             unexpected_stalls=self.driver.unexpected_stalls,
             wall_seconds=wall_seconds,
+            push=self._push_figures(requests, dropped_plug_in_lags) if self.variant.push else None,
+            variant_title=self.variant.title,
+        )
+
+    def _push_figures(
+        self,
+        requests: list[tuple[datetime, dict[str, Any]]],
+        dropped_plug_in_lags: dict[str, float],
+    ) -> PushFigures:
+        """The webhook events of the day, from the simulator's delivery log."""
+        deliveries = self.deliveries
+        attempts = [attempt for delivery in deliveries for attempt in delivery.attempts]
+        answered = {parse_time(a.at) for a in attempts if a.status is not None and a.status < 300}
+        return PushFigures(
+            events=len({delivery.message.id for delivery in deliveries}),
+            delivered=sum(delivery.state == "delivered" for delivery in deliveries),
+            dropped=sum(delivery.state == "dropped" for delivery in deliveries),
+            refused=[
+                f"{parse_time(a.at):%H:%M:%S} {a.status or a.error}"
+                for a in attempts
+                if a.status is None or a.status >= 300
+            ],
+            dropped_plug_in_lags=dropped_plug_in_lags,
+            requests_at_events=sum(at in answered for at, _ in requests),
+            active_at_plug_in=self.active_at_plug_in,
+            real_plug_in_ms=(
+                None
+                if self.plug_in_posted is None or self.plug_in_shown is None
+                else (self.plug_in_shown - self.plug_in_posted) * 1000
+            ),
         )
 
 
@@ -1014,6 +1294,7 @@ class Soak:
 
 # Each phase's report, for the summary printed after the last one.
 REPORTS: dict[float, Report] = {}
+PUSH_REPORTS: dict[Variant, dict[float, Report]] = {}
 
 
 def median(values: list[float]) -> float:
@@ -1056,8 +1337,18 @@ class Figure:
         )
 
 
-def summary(reports: dict[float, Report]) -> str:
-    """The figures over every phase: median and worst, next to the targets."""
+def summary(reports: dict[float, Report], variant: Variant = POLL_ONLY) -> str:
+    """The figures over every phase: median and worst, next to the targets.
+
+    With push the targets are [push]'s: plug-in p95 (not judged while events are dropped,
+    where the promise is DROPPED_PLUG_IN_BOUND for a plug-in whose event was lost), requests
+    per hour; the busiest hour's stays.
+    """
+    plug_target = TARGET_PLUG_P95
+    mean_target = TARGET_MEAN_PER_HOUR
+    if variant.push:
+        plug_target = math.inf if variant.drop_every else TARGET_PUSH_PLUG_P95
+        mean_target = TARGET_PUSH_MEAN_PER_HOUR
 
     def of(fn: Callable[[Report], float]) -> dict[float, float]:
         return {offset: fn(report) for offset, report in sorted(reports.items())}
@@ -1072,8 +1363,8 @@ def summary(reports: dict[float, Report]) -> str:
             "requests/h, mean over the day",
             "/h",
             of(lambda r: sum(r.per_hour) / len(r.per_hour)),
-            target=f"<= {TARGET_MEAN_PER_HOUR:g}",
-            meets=lambda v: v <= TARGET_MEAN_PER_HOUR,
+            target=f"<= {mean_target:g}",
+            meets=lambda v: v <= mean_target,
         ),
         Figure(
             "requests/h, busiest clock hour",
@@ -1087,8 +1378,8 @@ def summary(reports: dict[float, Report]) -> str:
             "plug-in -> HA, p95 of car + charger",
             "s",
             of(lambda r: plug_p95(r.plug_in_lags)),
-            target=f"<= {TARGET_PLUG_P95:g}",
-            meets=lambda v: v <= TARGET_PLUG_P95,
+            target=f"<= {plug_target:g}" if plug_target < math.inf else "",
+            meets=(lambda v: v <= plug_target) if plug_target < math.inf else None,
         ),
         Figure("plug-in -> HA, max", "s", of(lambda r: max(r.plug_in_lags.values()))),
         Figure("unplug -> HA, max", "s", of(lambda r: max(r.unplug_lags.values()))),
@@ -1133,6 +1424,41 @@ def summary(reports: dict[float, Report]) -> str:
     ]
     worst_in = max(pooled_in)
     pooled_p95 = percentile(pooled_in, 95) or 0.0
+    pooled_target = (
+        "no target while events are dropped"
+        if plug_target == math.inf
+        else f"target p95 <= {plug_target:g} s: "
+        + ("met" if pooled_p95 <= plug_target else "MISSED")
+    )
+    pushes = [r.push for r in reports.values() if r.push is not None]
+    dropped_in = [lag for push in pushes for lag in push.dropped_plug_in_lags.values()]
+    push_lines = []
+    least = []
+    if pushes:
+        push_lines.append(
+            f"  webhook events: {sum(p.events for p in pushes)} sent, "
+            f"{sum(p.dropped for p in pushes)} dropped, "
+            f"{sum(len(p.refused) for p in pushes)} deliveries refused; push working at "
+            f"the plug-in in {sum(bool(p.active_at_plug_in) for p in pushes)} of "
+            f"{len(pushes)} phases"
+        )
+        if real := [p.real_plug_in_ms for p in pushes if p.real_plug_in_ms is not None]:
+            push_lines.append(
+                "  wall clock from a plug-in's delivery to HA showing it (simulated time stands "
+                f"still meanwhile): max {max(real):.0f} ms of {len(real)}"
+            )
+    if variant.drop_every:
+        caught = all(
+            lag <= DROPPED_PLUG_IN_BOUND + POLL_JITTER.total_seconds() for lag in dropped_in
+        )
+        push_lines.append(
+            f"  plug-in whose event was dropped -> HA: {spread(dropped_in)}  bound "
+            f"{DROPPED_PLUG_IN_BOUND:g} s: {'met' if caught else 'MISSED'}"
+        )
+        if dropped_in:
+            least.append(f"a plug-in whose event was dropped shown {max(dropped_in):.1f} s late")
+        else:
+            least.append("NO plug-in event was dropped")
     missed = [
         f"{figure.name} {figure.worst()[1]:.1f} (target {figure.target})"
         for figure in figures
@@ -1140,17 +1466,19 @@ def summary(reports: dict[float, Report]) -> str:
     ]
     lines = [
         "",
-        f"ev_energy soak over {len(reports)} Home Assistant start phases "
+        f"ev_energy soak{' ' if variant.title else ''}{variant.title} over {len(reports)} "
+        f"Home Assistant start phases "
         f"(+{', +'.join(f'{o:g}' for o in sorted(reports))} s after {DAY_START:%H:%M}Z)",
         "  figure                                      median     worst     (phase)  target",
         *(figure.row() for figure in figures),
-        f"  plug-in -> HA pooled over phases: {spread(pooled_in)}  target p95 <= "
-        f"{TARGET_PLUG_P95:g} s: {'met' if pooled_p95 <= TARGET_PLUG_P95 else 'MISSED'}",
+        f"  plug-in -> HA pooled over phases: {spread(pooled_in)}  {pooled_target}",
         f"  unplug  -> HA pooled over phases: {spread(pooled_out)}",
+        *push_lines,
         "  the figures I would least like to see: "
         + "; ".join(
             [
                 *(f"MISSED {text}" for text in missed),
+                *least,
                 f"a plug-in shown {worst_in:.1f} s late (phase +"
                 f"{max(reports, key=lambda o: max(reports[o].plug_in_lags.values())):g} s)",
                 f"busiest hour {max(max(r.per_hour) for r in reports.values())} requests",
@@ -1168,16 +1496,15 @@ def summary(reports: dict[float, Report]) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.no_fail_on_log_exception  # logged exceptions are counted here, not raised
-@pytest.mark.parametrize("start_offset", START_OFFSETS, ids=lambda offset: f"start+{offset:g}s")
-async def test_soak_day(
+async def live_day(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
-    socket_enabled: None,
-    capsys: pytest.CaptureFixture[str],
     start_offset: float,
-) -> None:
-    """Live through a simulated day from one start phase; fail only on real bugs."""
+    variant: Variant = POLL_ONLY,
+    client_factory: ClientSessionGenerator | None = None,
+    storage: dict[str, Any] | None = None,
+) -> Report:
+    """Live through a simulated day from one start phase and work its figures out."""
     wall_start = freezegun.api.real_monotonic()  # read off the module: freezegun swaps copies
     # DataUpdateCoordinator picks its sub-second offset with `random`: the same figures each run.
     random.seed(SEED)
@@ -1194,27 +1521,84 @@ async def test_soak_day(
         ours.setLevel(logging.INFO)  # "Fetching ... data recovered" is logged at INFO
     logging.getLogger().addHandler(logs)
     try:
-        soak = Soak(hass, sim, freezer, logs, start_offset)
+        soak = Soak(hass, sim, freezer, logs, start_offset, variant, client_factory, storage)
         await soak.setup()
         await soak.run()
     finally:
         logging.getLogger().removeHandler(logs)
         ours.setLevel(level)
         await sim.stop()
-    report = soak.report(freezegun.api.real_monotonic() - wall_start)
-    REPORTS[start_offset] = report
+    return soak.report(freezegun.api.real_monotonic() - wall_start)
+
+
+def show(report: Report, capsys: pytest.CaptureFixture[str]) -> None:
+    """Print the phase's line (or its table), and fail the phase on a real bug."""
     with capsys.disabled():
         print(report.table() if os.environ.get("EV_ENERGY_BENCHMARK_VERBOSE") else report.line())
     if report.failures:
         pytest.fail("; ".join(report.failures), pytrace=False)
 
 
+def show_summary(
+    reports: dict[float, Report], variant: Variant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Print the summary, and the full table of a failing phase, else the slowest plug-in's."""
+
+    def badness(offset: float) -> tuple[bool, float]:
+        return bool(reports[offset].failures), max(reports[offset].plug_in_lags.values())
+
+    worst = max(reports, key=badness)
+    with capsys.disabled():
+        print(summary(reports, variant))
+        which = (
+            "a failing phase" if reports[worst].failures else "the phase with the slowest plug-in"
+        )
+        print(f"{which[0].upper()}{which[1:]} (+{worst:g} s), in full:")
+        print(reports[worst].table())
+
+
+@pytest.mark.no_fail_on_log_exception  # logged exceptions are counted here, not raised
+@pytest.mark.parametrize("start_offset", START_OFFSETS, ids=lambda offset: f"start+{offset:g}s")
+async def test_soak_day(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    socket_enabled: None,
+    capsys: pytest.CaptureFixture[str],
+    start_offset: float,
+) -> None:
+    """Live through a simulated day from one start phase; fail only on real bugs."""
+    REPORTS[start_offset] = report = await live_day(hass, freezer, start_offset)
+    show(report, capsys)
+
+
 def test_soak_summary(capsys: pytest.CaptureFixture[str]) -> None:
     """Print every figure's median and worst phase, and the full table of the worst phase."""
     if not REPORTS:
         pytest.skip("no phase ran")
-    worst = max(REPORTS, key=lambda offset: max(REPORTS[offset].plug_in_lags.values()))
-    with capsys.disabled():
-        print(summary(REPORTS))
-        print(f"The phase with the slowest plug-in (+{worst:g} s), in full:")
-        print(REPORTS[worst].table())
+    show_summary(REPORTS, POLL_ONLY, capsys)
+
+
+@pytest.mark.no_fail_on_log_exception
+@pytest.mark.parametrize("start_offset", START_OFFSETS, ids=lambda offset: f"start+{offset:g}s")
+@pytest.mark.parametrize("variant", PUSH_VARIANTS, ids=lambda variant: variant.name)
+async def test_soak_push_day(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_client_no_auth: ClientSessionGenerator,
+    hass_storage: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    variant: Variant,
+    start_offset: float,
+) -> None:
+    """The same day with push: the simulator posts its signed webhooks to Home Assistant."""
+    report = await live_day(hass, freezer, start_offset, variant, hass_client_no_auth, hass_storage)
+    PUSH_REPORTS.setdefault(variant, {})[start_offset] = report
+    show(report, capsys)
+
+
+@pytest.mark.parametrize("variant", PUSH_VARIANTS, ids=lambda variant: variant.name)
+def test_soak_push_summary(capsys: pytest.CaptureFixture[str], variant: Variant) -> None:
+    """The summary of each push variant, as for the day without push."""
+    if not (reports := PUSH_REPORTS.get(variant)):
+        pytest.skip("no phase ran")
+    show_summary(reports, variant, capsys)
