@@ -10,7 +10,7 @@ from unittest.mock import patch
 from aiohttp import ClientConnectionError
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -462,3 +462,22 @@ async def test_unusable_pagination_link_keeps_entities_available(
         f"Ignoring a pagination link that is not on the API's origin: {target!r}"
     ]
     assert logged[0].exc_info is None
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_account_answer_without_its_location_keeps_the_tariff(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The hourly account read leaves out the (optional) home location: the tariff stays."""
+    await setup_integration(hass, config_entry)
+    mock_api.user = {key: mock_api.user[key] for key in ("id", "url")}
+    for _ in range(62):
+        await _poll(hass, freezer)
+    assert len(mock_api.calls(USER_URL)) >= 2
+    assert state_of(hass, PRICE).state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+    data = config_entry.runtime_data.live.data
+    assert data.tariff is not None
+    assert data.user.tariff_id == data.tariff.id

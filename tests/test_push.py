@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 import json
 import logging
@@ -23,6 +23,7 @@ from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from homeassistant.util.aiohttp import MockRequest
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -623,6 +624,49 @@ async def test_idle_pace_slows_only_while_push_works(
     await polls_in(1 / 6, 60)
     assert live.update_interval == IDLE_UPDATE_INTERVAL
     assert await polls_in(1, 60) == 30
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_settled_pace_slows_with_push_and_a_slot_start_is_read_on_time(
+    hass: HomeAssistant,
+    push_entry: MockConfigEntry,
+    mock_api: MockApi,
+    post: Poster,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Plugged in, waiting for the 13:00 slot: every 10 minutes with push, and read at 13:00.
+
+    Then every minute for a while: the car may take a minute to follow its plan.
+    """
+    mock_api.vehicles_page2 = []
+    for status in (
+        mock_api.vehicles[0]["latest_status_log"],
+        mock_api.evses[0]["latest_status_log"],
+    ):
+        status.update(is_plugged_in=True, is_charging=False)
+    await setup_integration(hass, push_entry)
+    live = push_entry.runtime_data.live
+    body = envelope(vehicle=f"{API}/vehicles/{FOREIGN_VEHICLE}")
+    await post(body, signed(body))
+
+    async def polls_until(hour: int, minute: int, second: int = 0) -> int:
+        before = len(mock_api.calls(VEHICLES_URL))
+        until = datetime(2026, 11, 22, hour, minute, second, tzinfo=UTC)
+        while dt_util.utcnow() < until:
+            await tick(hass, freezer, min(30.0, (until - dt_util.utcnow()).total_seconds()))
+        return len(mock_api.calls(VEHICLES_URL)) - before
+
+    await polls_until(10, 44, 30)
+    # From here the polls fall at 4:30 past each 10 minutes: none near 13:00 but the slot's.
+    await live.async_refresh()
+    assert live.update_interval == PUSH_IDLE_UPDATE_INTERVAL
+    # 10:44:30 to 12:59:59: every 10 minutes, not every 3.
+    assert await polls_until(12, 59, 59) == 13
+    assert await polls_until(13, 0, 1) == 1
+    # The ten minutes after the slot's start are read every minute, then it slows again.
+    assert 9 <= await polls_until(13, 10, 30) <= 11
+    await polls_until(13, 20)
+    assert live.update_interval == PUSH_IDLE_UPDATE_INTERVAL
 
 
 @pytest.mark.usefixtures("setup_credentials")

@@ -284,6 +284,8 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
         self._chargers_read_at: float | None = None
         self._active = False
         self._refresh_requested = False
+        # Until when (monotonic) a planned slot boundary keeps plugged-in cars at the fast pace.
+        self._slot_changed_until = 0.0
 
     async def _async_setup(self) -> None:
         """Read the account and its tariff once before the first poll."""
@@ -295,7 +297,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
     async def _async_refresh_account(self) -> None:
         """Read the user and the tariff their home location is on."""
         assert self.config_entry.unique_id is not None
-        user = await self.client.async_get_user(self.config_entry.unique_id)
+        user = _stated(await self.client.async_get_user(self.config_entry.unique_id), self._user)
         self._tariff = await self._async_get_tariff(user)
         self._user = user
         self._account_read_at = time.monotonic()
@@ -448,7 +450,8 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
                 paces.append(UPDATE_INTERVAL)
             elif plugged:
                 settled = resource_id in complete or now - since >= SETTLE_TIME.total_seconds()
-                paces.append(SETTLED_UPDATE_INTERVAL if settled else UPDATE_INTERVAL)
+                fast = not settled or now < self._slot_changed_until
+                paces.append(UPDATE_INTERVAL if fast else self._settled_interval())
             else:
                 paces.append(self._idle_interval())
         self._plug_states = plug_states
@@ -464,11 +467,32 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             return max(interval, BUDGET_GUARD_UPDATE_INTERVAL)
         return interval
 
+    @property
+    def push_active(self) -> bool:
+        """Whether ev.energy's events report plug-ins, unplugs and mode changes as they happen."""
+        return self.push is not None and self.push.active
+
     def _idle_interval(self) -> timedelta:
         """Return the pace while nothing is plugged in: slower while push reports plug-ins."""
-        if self.push is not None and self.push.active:
-            return PUSH_IDLE_UPDATE_INTERVAL
-        return IDLE_UPDATE_INTERVAL
+        return PUSH_IDLE_UPDATE_INTERVAL if self.push_active else IDLE_UPDATE_INTERVAL
+
+    def _settled_interval(self) -> timedelta:
+        """Return the pace once everything plugged in has settled.
+
+        While push works, an unplug or a boost arrives as an event, and a planned slot's start
+        or end is read at that moment (`async_read_at_slot_boundary`): the idle pace will do.
+        """
+        return PUSH_IDLE_UPDATE_INTERVAL if self.push_active else SETTLED_UPDATE_INTERVAL
+
+    async def async_read_at_slot_boundary(self) -> None:
+        """Read now and at the fast pace for a while: a planned slot starts or ends.
+
+        Only while push works, when a settled car is read this slowly; the car and charger
+        may take a minute to follow the plan, hence the fast reads after it.
+        """
+        if self.push_active:
+            self._slot_changed_until = time.monotonic() + SETTLE_TIME.total_seconds()
+            await self.async_request_refresh()
 
     def slow_read_shares(self) -> SlowReadShares:
         """Return the requests an hour for session pages and for plans (const.py)."""
@@ -536,6 +560,27 @@ def _diff[ResourceT: (Vehicle, Evse)](
             changed.add(resource_id)
             if only_sample_time_moved(before, after):
                 sample_only.add(resource_id)
+
+
+def _stated(user: User, known: User | None) -> User:
+    """Keep what an answer leaves unsaid.
+
+    A user without its (optional) home location or chargers list still has the tariff and
+    the chargers the last answer named.
+    """
+    if known is None:
+        return user
+    if not user.location_stated:
+        user = replace(
+            user,
+            tariff_id=known.tariff_id,
+            country_code=known.country_code,
+            carbon_intensity_grams_per_kilowatt_hour=known.carbon_intensity_grams_per_kilowatt_hour,
+            location_stated=known.location_stated,
+        )
+    if user.evse_ids is None:
+        user = replace(user, evse_ids=known.evse_ids)
+    return user
 
 
 async def _nothing[T](value: T) -> T:

@@ -272,3 +272,5 @@ class EvEnergyPlanCoordinator(FollowerCoordinator[dict[str, VehiclePlan]]):
         """Tell the listeners that the slots of these vehicles' plans start or end now."""
         self._pending_changed = vehicle_ids
         self.async_update_listeners()
+        # Charging starts or stops now: while push works nothing else would read it soon.
+        self.timers.spawn(self.live.async_read_at_slot_boundary(), "slot boundary read")

@@ -321,6 +321,9 @@ class User:
     carbon_intensity_grams_per_kilowatt_hour: int | None
     # The account's chargers as the user resource lists them; None when it does not say.
     evse_ids: tuple[str, ...] | None = None
+    # Whether the answer had the home location at all (it is optional): without it, the
+    # tariff, country and carbon intensity above are unknown, not absent.
+    location_stated: bool = True
 
     @classmethod
     def from_api(cls, raw: object) -> User:
@@ -342,6 +345,7 @@ class User:
             )
             if isinstance(evses, list)
             else None,
+            location_stated="default_location" in data,
         )
 
 
