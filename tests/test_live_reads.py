@@ -79,3 +79,21 @@ def test_chargers_are_read_every_poll_while_no_car_reports_its_plug() -> None:
     assert not vehicles_watch_plugs([_vehicle("a", None, None)])
     assert not vehicles_watch_plugs([_vehicle("a", False, False, integrated="INACTIVE")])
     assert not vehicles_watch_plugs([Vehicle.from_api({"id": "a", "integrated": "ACTIVE"})])
+
+
+def test_while_push_works_charging_reads_the_chargers_every_other_minute_poll() -> None:
+    """Charging with push: read, skip, read, ... at the 1-minute pace (30 reads, not 60)."""
+    last_read: float | None = None
+    reads = 0
+    for poll in range(60):
+        now = poll * 60.0
+        if chargers_due(
+            now=now, last_read=last_read, active=True, requested=False, watched=True, push=True
+        ):
+            reads += 1
+            last_read = now
+    assert reads == 30
+    # Only the chargers tell of a plug-in when no car reports its own: every poll still.
+    assert chargers_due(
+        now=1.0, last_read=0.0, active=True, requested=False, watched=False, push=True
+    )

@@ -670,6 +670,27 @@ async def test_settled_pace_slows_with_push_and_a_slot_start_is_read_on_time(
 
 
 @pytest.mark.usefixtures("setup_credentials")
+async def test_while_push_works_a_charging_poll_reads_the_chargers_every_other_minute(
+    hass: HomeAssistant,
+    push_entry: MockConfigEntry,
+    mock_api: MockApi,
+    post: Poster,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The car charges (1-minute pace): its status every minute, the charger every other."""
+    mock_api.vehicles_page2 = []
+    await setup_integration(hass, push_entry)
+    body = envelope(vehicle=f"{API}/vehicles/{FOREIGN_VEHICLE}")
+    await post(body, signed(body))
+    await tick(hass, freezer, 60)
+    vehicles, chargers = len(mock_api.calls(VEHICLES_URL)), len(mock_api.calls(EVSES_URL))
+    for _ in range(20):
+        await tick(hass, freezer, 60)
+    assert len(mock_api.calls(VEHICLES_URL)) - vehicles == 20
+    assert len(mock_api.calls(EVSES_URL)) - chargers == 10
+
+
+@pytest.mark.usefixtures("setup_credentials")
 async def test_pace_without_push_is_unchanged(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,

@@ -328,6 +328,7 @@ class EvEnergyLiveCoordinator(EvEnergyBaseCoordinator[EvEnergyData]):
             active=self._active,
             requested=self._refresh_requested,
             watched=self.data is not None and vehicles_watch_plugs(self.data.vehicles.values()),
+            push=self.push_active,
         )
         self._refresh_requested = False
 

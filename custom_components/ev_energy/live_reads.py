@@ -16,6 +16,9 @@ from .api import EvseStatus, IntegrationStatus, Vehicle, VehicleStatus
 
 # The chargers' read while nothing is active: every other poll at the 2-minute idle pace.
 CHARGERS_IDLE_READ_INTERVAL: Final = timedelta(minutes=4)
+# While something charges and push works: every other poll at the 1-minute pace. A plug-in or
+# unplug arrives as an event, and a car's own change still reads them in the same poll.
+CHARGERS_PUSH_ACTIVE_READ_INTERVAL: Final = timedelta(minutes=2)
 # Poll timers run a little early or late; a read this little short of the interval is due.
 CHARGERS_READ_SLACK: Final = timedelta(seconds=30)
 
@@ -23,19 +26,26 @@ type PlugState = tuple[bool | None, bool | None]
 
 
 def chargers_due(
-    *, now: float, last_read: float | None, active: bool, requested: bool, watched: bool
+    *,
+    now: float,
+    last_read: float | None,
+    active: bool,
+    requested: bool,
+    watched: bool,
+    push: bool = False,
 ) -> bool:
     """Whether this poll reads the chargers up front.
 
-    Always while something charges or was just plugged in (`active`), on a refresh someone
-    asked for (`requested`: a write, a repair), on the first poll, while no connected vehicle
-    reports its plug (`watched` false: the chargers are then the only ones to tell), and once
-    the last read is CHARGERS_IDLE_READ_INTERVAL old (times in seconds, monotonic).
+    On a refresh someone asked for (`requested`: a write, a repair), on the first poll, while
+    no connected vehicle reports its plug (`watched` false: the chargers are then the only ones
+    to tell), always while something charges or was just plugged in (`active`) unless push
+    works (then every CHARGERS_PUSH_ACTIVE_READ_INTERVAL), and once the last read is
+    CHARGERS_IDLE_READ_INTERVAL old (times in seconds, monotonic).
     """
-    if active or requested or not watched or last_read is None:
+    if requested or not watched or last_read is None or (active and not push):
         return True
-    due_after = (CHARGERS_IDLE_READ_INTERVAL - CHARGERS_READ_SLACK).total_seconds()
-    return now - last_read >= due_after
+    interval = CHARGERS_PUSH_ACTIVE_READ_INTERVAL if active else CHARGERS_IDLE_READ_INTERVAL
+    return now - last_read >= (interval - CHARGERS_READ_SLACK).total_seconds()
 
 
 def plug_state(status: VehicleStatus | EvseStatus | None) -> PlugState:
