@@ -178,6 +178,7 @@ async def test_reauth_same_account(
     """
     await setup_integration(hass, config_entry)
     webhook_id = config_entry.data["webhook_id"]
+    live = config_entry.runtime_data.live
     result = await config_entry.start_reauth_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
@@ -193,6 +194,7 @@ async def test_reauth_same_account(
     assert config_entry.data["token"]["access_token"] == "reauth-access"
     assert config_entry.data["webhook_id"] == webhook_id
     assert config_entry.state is ConfigEntryState.LOADED
+    assert config_entry.runtime_data.live is not live
 
 
 @pytest.mark.usefixtures("current_request_with_host", "setup_credentials")
@@ -230,6 +232,7 @@ async def test_reconfigure(
     await setup_integration(hass, config_entry)
     webhook_id = config_entry.data["webhook_id"]
     entity_count = len(hass.states.async_entity_ids())
+    live = config_entry.runtime_data.live
     result = await config_entry.start_reconfigure_flow(hass)
     await _authorize(hass, hass_client_no_auth, result)
     _mock_token(aioclient_mock, "reconfigured-access")
@@ -242,6 +245,8 @@ async def test_reconfigure(
     assert config_entry.data["webhook_id"] == webhook_id
     assert hass.config_entries.async_entries(DOMAIN) == [config_entry]
     assert len(hass.states.async_entity_ids()) == entity_count
+    # Restarted with the new sign-in.
+    assert config_entry.runtime_data.live is not live
 
 
 @pytest.mark.usefixtures("current_request_with_host", "setup_credentials")

@@ -106,15 +106,25 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
         await self.async_set_unique_id(user.id)
         if self.source == SOURCE_REAUTH:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            # data_updates keeps the webhook id, and so the URL registered with ev.energy.
-            return self.async_update_reload_and_abort(self._get_reauth_entry(), data_updates=data)
+            return self._update_and_reload(self._get_reauth_entry(), data)
         if self.source == SOURCE_RECONFIGURE:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            return self.async_update_reload_and_abort(
-                self._get_reconfigure_entry(), data_updates=data
-            )
+            return self._update_and_reload(self._get_reconfigure_entry(), data)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(title=user.full_name or user.email or "ev.energy", data=data)
+
+    def _update_and_reload(
+        self, entry: EvEnergyConfigEntry, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Store the new sign-in and restart the entry with it (its polls stop on a failed one).
+
+        Not async_update_reload_and_abort: Home Assistant wants an entry with an update listener
+        to reload from there, and this one's applies options in place, never reloading.
+        """
+        # data_updates keeps the webhook id, and so the URL registered with ev.energy.
+        result = self.async_update_and_abort(entry, data_updates=data)
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return result
 
 
 OPTIONS_SCHEMA = probatio.Schema(
