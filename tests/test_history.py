@@ -826,6 +826,37 @@ async def test_a_longer_window_chosen_later_imports_the_older_days(
 
 
 @pytest.mark.usefixtures("setup_credentials")
+async def test_a_longer_window_chosen_during_a_listing_is_listed_by_the_next_run(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+) -> None:
+    """The listing under way ends, noting when it listed: the longer window still counts."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options={CONF_HISTORY_DAYS: 0})
+    await setup_integration(hass, config_entry)
+    old = "csub01HSH04KDEWF6Z4DB2J77J7DD1"
+    # Older than any re-listing of recent changes reaches.
+    _charge(history_api, old, datetime(2026, 11, 2, 1, tzinfo=UTC), 1000)
+    gate = mock_api.hold(SUBS_URL)
+    await async_wait_recording_done(hass)
+    freezer.tick(timedelta(minutes=30))
+    async_fire_time_changed(hass)
+    await mock_api.wait_held(SUBS_URL)
+
+    hass.config_entries.async_update_entry(config_entry, options={CONF_HISTORY_DAYS: 30})
+    gate.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert history_api.usage_fetches(old) == 0
+    await _tick(hass, freezer)
+
+    assert history_api.usage_fetches(old) == 1
+
+
+@pytest.mark.usefixtures("setup_credentials")
 async def test_nothing_is_imported_while_the_api_budget_runs_low(
     recorder_mock: Recorder,
     hass: HomeAssistant,
