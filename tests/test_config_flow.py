@@ -17,7 +17,16 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.ev_energy.const import DOMAIN, SCOPES
 
-from .conftest import API, CLIENT_ID, TOKEN_URL, USER_ID, Fault, MockApi, setup_integration
+from .conftest import (
+    API,
+    CLIENT_ID,
+    TOKEN_URL,
+    USER_ID,
+    Fault,
+    InPlace,
+    MockApi,
+    setup_integration,
+)
 
 REDIRECT_URI = "https://example.com/auth/external/callback"
 AUTHORIZE_URL = "https://api.ev.energy/o/authorize/"
@@ -274,8 +283,9 @@ async def test_reconfigure_different_account(
 async def test_options_flow_sets_up_cheapest_window(
     hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
 ) -> None:
-    """The options flow stores the window and reloads: the binary sensor appears."""
+    """The options flow stores the window: the binary sensor appears, without a reload."""
     await setup_integration(hass, config_entry)
+    watch = InPlace(hass, config_entry)
     window = "binary_sensor.ev_energy_account_cheapest_window"
     assert hass.states.get(window) is None
 
@@ -303,3 +313,4 @@ async def test_options_flow_sets_up_cheapest_window(
         "mark_notifications_read": False,
     }
     assert hass.states.get(window) is not None
+    watch.check()

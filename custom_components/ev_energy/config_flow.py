@@ -11,7 +11,7 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntryState,
     ConfigFlowResult,
-    OptionsFlowWithReload,
+    OptionsFlow,
 )
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -160,7 +160,7 @@ PUSH_SCHEMA = probatio.Schema(
 )
 
 
-class EvEnergyOptionsFlow(OptionsFlowWithReload):
+class EvEnergyOptionsFlow(OptionsFlow):
     """Settings (cheapest window, charging history, notifications) and push updates."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -170,7 +170,7 @@ class EvEnergyOptionsFlow(OptionsFlowWithReload):
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show or store the options; the entry reloads to apply them."""
+        """Show or store the options; the running entry applies them in place."""
         if user_input is not None:
             return self.async_create_entry(data={**self.config_entry.options, **user_input})
         return self.async_show_form(

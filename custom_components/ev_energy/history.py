@@ -233,6 +233,16 @@ class ChargingHistory:
         # In the background: the first run waits for the recorder, which must not hold start-up.
         self._lifecycle.spawn(self._async_tick(), "first tick")
 
+    @callback
+    def async_apply_options(self) -> None:
+        """Run at once if the window now reaches further back than listed so far.
+
+        That run lists again from the new start (with a run under way, the next tick does).
+        A shorter window changes nothing imported.
+        """
+        if self._earlier_start() is not None:
+            self._lifecycle.spawn(self._async_tick(), "longer window")
+
     def _window_start(self) -> datetime:
         days = int(self.entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS))
         return dt_util.utcnow() - timedelta(days=days)
