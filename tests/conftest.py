@@ -18,8 +18,10 @@ from homeassistant.components.application_credentials import (
     ClientCredential,
     async_import_client_credential,
 )
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, State
+from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -386,6 +388,55 @@ async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> None
         entry.add_to_hass(hass)
     assert await async_setup_component(hass, DOMAIN, {})
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def submit_settings(
+    hass: HomeAssistant, entry: MockConfigEntry, **settings: object
+) -> ConfigFlowResult:
+    """Change options through the options flow's settings form, as the user does."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], settings)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return result
+
+
+class InPlace:
+    """Watches a loaded entry whose options change: it must never reload.
+
+    A reload unloads it (its state changes) and takes every entity through unavailable, and
+    the next setup builds new coordinators.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry: MockConfigEntry) -> None:
+        self.entry = entry
+        self.live = entry.runtime_data.live
+        self.entry_states: list[ConfigEntryState] = []
+        self.unavailable: list[str] = []
+        registry = er.async_get(hass)
+        entry.async_on_state_change(lambda: self.entry_states.append(entry.state))
+
+        @callback
+        def record(event: Event[EventStateChangedData]) -> None:
+            entity = registry.async_get(event.data["entity_id"])
+            state = event.data["new_state"]
+            if (
+                entity is not None
+                and entity.config_entry_id == entry.entry_id
+                and state is not None
+                and state.state == STATE_UNAVAILABLE
+            ):
+                self.unavailable.append(entity.entity_id)
+
+        hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+
+    def check(self) -> None:
+        """Fail unless the entry stayed loaded, with the same coordinators and entities."""
+        assert self.entry_states == []
+        assert self.unavailable == []
+        assert self.entry.runtime_data.live is self.live
 
 
 @pytest.fixture

@@ -17,7 +17,16 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.ev_energy.const import DOMAIN, SCOPES
 
-from .conftest import API, CLIENT_ID, TOKEN_URL, USER_ID, Fault, MockApi, setup_integration
+from .conftest import (
+    API,
+    CLIENT_ID,
+    TOKEN_URL,
+    USER_ID,
+    Fault,
+    InPlace,
+    MockApi,
+    setup_integration,
+)
 
 REDIRECT_URI = "https://example.com/auth/external/callback"
 AUTHORIZE_URL = "https://api.ev.energy/o/authorize/"
@@ -178,6 +187,7 @@ async def test_reauth_same_account(
     """
     await setup_integration(hass, config_entry)
     webhook_id = config_entry.data["webhook_id"]
+    live = config_entry.runtime_data.live
     result = await config_entry.start_reauth_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
@@ -193,6 +203,7 @@ async def test_reauth_same_account(
     assert config_entry.data["token"]["access_token"] == "reauth-access"
     assert config_entry.data["webhook_id"] == webhook_id
     assert config_entry.state is ConfigEntryState.LOADED
+    assert config_entry.runtime_data.live is not live
 
 
 @pytest.mark.usefixtures("current_request_with_host", "setup_credentials")
@@ -230,6 +241,7 @@ async def test_reconfigure(
     await setup_integration(hass, config_entry)
     webhook_id = config_entry.data["webhook_id"]
     entity_count = len(hass.states.async_entity_ids())
+    live = config_entry.runtime_data.live
     result = await config_entry.start_reconfigure_flow(hass)
     await _authorize(hass, hass_client_no_auth, result)
     _mock_token(aioclient_mock, "reconfigured-access")
@@ -242,6 +254,8 @@ async def test_reconfigure(
     assert config_entry.data["webhook_id"] == webhook_id
     assert hass.config_entries.async_entries(DOMAIN) == [config_entry]
     assert len(hass.states.async_entity_ids()) == entity_count
+    # Restarted with the new sign-in.
+    assert config_entry.runtime_data.live is not live
 
 
 @pytest.mark.usefixtures("current_request_with_host", "setup_credentials")
@@ -269,8 +283,9 @@ async def test_reconfigure_different_account(
 async def test_options_flow_sets_up_cheapest_window(
     hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
 ) -> None:
-    """The options flow stores the window and reloads: the binary sensor appears."""
+    """The options flow stores the window: the binary sensor appears, without a reload."""
     await setup_integration(hass, config_entry)
+    watch = InPlace(hass, config_entry)
     window = "binary_sensor.ev_energy_account_cheapest_window"
     assert hass.states.get(window) is None
 
@@ -298,3 +313,4 @@ async def test_options_flow_sets_up_cheapest_window(
         "mark_notifications_read": False,
     }
     assert hass.states.get(window) is not None
+    watch.check()

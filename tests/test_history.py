@@ -43,7 +43,16 @@ from custom_components.ev_energy.const import (
 )
 from custom_components.ev_energy.history import ChargingHistory
 
-from .conftest import API, NO_MORE_PAGES, VEHICLE_ID, Fault, MockApi, setup_integration
+from .conftest import (
+    API,
+    NO_MORE_PAGES,
+    VEHICLE_ID,
+    Fault,
+    InPlace,
+    MockApi,
+    setup_integration,
+    submit_settings,
+)
 
 SUBS_URL = f"{API}/charging_sub_sessions"
 OVERNIGHT = "csub01HSH04KDEWF6Z4DB2J77J7BB1"
@@ -811,18 +820,56 @@ async def test_a_longer_window_chosen_later_imports_the_older_days(
     config_entry: MockConfigEntry,
     history_api: HistoryApi,
 ) -> None:
-    """Raising the days in the options lists again from the new start."""
+    """Raising the days in the options lists again from the new start at once, in place;
+    lowering them changes nothing imported."""
     config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(config_entry, options={CONF_HISTORY_DAYS: 0})
     await setup_integration(hass, config_entry)
     assert history_api.usage_fetches(OVERNIGHT) == 0
+    watch = InPlace(hass, config_entry)
 
-    hass.config_entries.async_update_entry(config_entry, options={CONF_HISTORY_DAYS: 30.0})
-    assert await hass.config_entries.async_reload(config_entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await submit_settings(hass, config_entry, history_days=30)
     assert history_api.usage_fetches(OVERNIGHT) == 1
     assert history_api.usage_fetches(OPEN) == 1
-    assert (await _hours(hass, ENERGY))["11-22 09"] == (7.0, 38.5)
+    imported = await _hours(hass, ENERGY)
+    assert imported["11-22 09"] == (7.0, 38.5)
+
+    requests = len(history_api.requests)
+    await submit_settings(hass, config_entry, history_days=0)
+    assert len(history_api.requests) == requests
+    assert await _hours(hass, ENERGY) == imported
+    watch.check()
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_a_longer_window_chosen_during_a_listing_is_listed_by_the_next_run(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    history_api: HistoryApi,
+) -> None:
+    """The listing under way ends, noting when it listed: the longer window still counts."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options={CONF_HISTORY_DAYS: 0})
+    await setup_integration(hass, config_entry)
+    old = "csub01HSH04KDEWF6Z4DB2J77J7DD1"
+    # Older than any re-listing of recent changes reaches.
+    _charge(history_api, old, datetime(2026, 11, 2, 1, tzinfo=UTC), 1000)
+    gate = mock_api.hold(SUBS_URL)
+    await async_wait_recording_done(hass)
+    freezer.tick(timedelta(minutes=30))
+    async_fire_time_changed(hass)
+    await mock_api.wait_held(SUBS_URL)
+
+    hass.config_entries.async_update_entry(config_entry, options={CONF_HISTORY_DAYS: 30})
+    gate.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert history_api.usage_fetches(old) == 0
+    await _tick(hass, freezer)
+
+    assert history_api.usage_fetches(old) == 1
 
 
 @pytest.mark.usefixtures("setup_credentials")

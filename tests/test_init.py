@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from unittest.mock import patch
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -9,9 +12,17 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
-from custom_components.ev_energy.const import DOMAIN
+from custom_components.ev_energy.const import CONF_WINDOW_END, CONF_WINDOW_HOURS, DOMAIN
+from custom_components.ev_energy.history import ChargingHistory, async_setup_history
 
-from .conftest import USER_ID, MockApi, entry_state, make_token, setup_integration, state_of
+from .conftest import (
+    USER_ID,
+    MockApi,
+    entry_state,
+    make_token,
+    setup_integration,
+    state_of,
+)
 
 
 @pytest.mark.usefixtures("setup_credentials")
@@ -54,3 +65,44 @@ async def test_api_url_from_yaml_moves_api_and_oauth(
 async def test_invalid_api_url_is_rejected(hass: HomeAssistant) -> None:
     """A malformed api_url is a configuration error, not a crash later."""
     assert not await async_setup_component(hass, DOMAIN, {DOMAIN: {"api_url": "not a url"}})
+
+
+WINDOW = "binary_sensor.ev_energy_account_cheapest_window"
+WINDOW_ON = {CONF_WINDOW_HOURS: 2, CONF_WINDOW_END: "07:00:00"}
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_options_changed_while_setting_up_apply_once_set_up(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """A change after the platforms read the options, before the listener is there, counts."""
+
+    async def change_options_first(*args: Any) -> ChargingHistory | None:
+        hass.config_entries.async_update_entry(config_entry, options=WINDOW_ON)
+        return await async_setup_history(*args)
+
+    with patch("custom_components.ev_energy.async_setup_history", change_options_first):
+        await setup_integration(hass, config_entry)
+
+    assert state_of(hass, WINDOW).state == "off"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_options_changed_while_unloading_change_nothing(
+    hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
+) -> None:
+    """Nothing is added to platforms on their way out, not even left behind unavailable."""
+    await setup_integration(hass, config_entry)
+    push = config_entry.runtime_data.push
+    original = push.async_unload
+
+    async def change_options_first() -> None:
+        hass.config_entries.async_update_entry(config_entry, options=WINDOW_ON)
+        await original()
+
+    with patch.object(push, "async_unload", change_options_first):
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry_state(config_entry) is ConfigEntryState.NOT_LOADED
+    assert hass.states.get(WINDOW) is None

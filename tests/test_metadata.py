@@ -86,7 +86,7 @@ PLATFORM_MODULES = sorted(p for p in Platform if (COMPONENT / f"{p}.py").is_file
 IMPLIED_ABORTS = {
     "_abort_if_unique_id_configured": {"already_configured"},
     "async_set_unique_id": {"already_in_progress"},
-    "async_update_reload_and_abort": {"reauth_successful", "reconfigure_successful"},
+    "async_update_and_abort": {"reauth_successful", "reconfigure_successful"},
 }
 
 

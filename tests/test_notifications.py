@@ -21,12 +21,22 @@ from custom_components.ev_energy.api import Notification
 from custom_components.ev_energy.const import DOMAIN
 from custom_components.ev_energy.notifications import notification_message
 
-from .conftest import NOTIFICATIONS_URL, Fault, MockApi, setup_integration, state_of
+from .conftest import (
+    NOTIFICATIONS_URL,
+    Fault,
+    InPlace,
+    MockApi,
+    setup_integration,
+    state_of,
+    submit_settings,
+)
 
 EVENT = "event.ev_energy_account_notifications"
 ACTIONABLE = "notf01HTHKTXVB77901324BCQPF1RB"
 SERVICE = "notf01HTHKTXVB77901324BCQPF2SC"
 NEW = "notf01HTHKTXVB77901324BCQPF4UE"
+LATER = "notf01HTHKTXVB77901324BCQPF5VF"
+LAST = "notf01HTHKTXVB77901324BCQPF6WG"
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")
 
@@ -259,6 +269,49 @@ async def test_dismissing_does_not_mark_read_unless_asked(
     persistent_notification.async_dismiss(hass, f"ev_energy_{ACTIONABLE}")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert mock_api.notifications_read == {}
+
+
+async def test_notification_options_switch_in_place(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Each option acts from the next notification or dismissal on, without a reload."""
+    shown = Shown(hass)
+    await setup_integration(hass, config_entry)
+    watch = InPlace(hass, config_entry)
+
+    async def arrives(notification_id: str) -> None:
+        mock_api.notifications.insert(0, {**_new_notification(), "id": notification_id})
+        await _after(hass, freezer, timedelta(minutes=30))
+
+    async def dismiss(notification_id: str) -> None:
+        persistent_notification.async_dismiss(hass, f"ev_energy_{notification_id}")
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    await submit_settings(
+        hass, config_entry, persistent_notifications=True, mark_notifications_read=True
+    )
+    await arrives(NEW)
+    assert set(shown.added) == {f"ev_energy_{NEW}"}
+    await dismiss(NEW)
+    assert set(mock_api.notifications_read) == {NEW}
+
+    await submit_settings(
+        hass, config_entry, persistent_notifications=True, mark_notifications_read=False
+    )
+    await arrives(LATER)
+    assert f"ev_energy_{LATER}" in shown.added
+    await dismiss(LATER)
+    assert set(mock_api.notifications_read) == {NEW}
+
+    await submit_settings(
+        hass, config_entry, persistent_notifications=False, mark_notifications_read=True
+    )
+    await arrives(LAST)
+    assert f"ev_energy_{LAST}" not in shown.added
+    watch.check()
 
 
 async def test_no_persistent_notifications_by_default(

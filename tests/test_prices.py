@@ -23,7 +23,7 @@ from custom_components.ev_energy.api.prices import (
 from custom_components.ev_energy.const import CONF_WINDOW_END, CONF_WINDOW_HOURS, DOMAIN
 
 from .api.test_prices import SPEC_DAILY_PRICES
-from .conftest import PRICES_URL, MockApi, setup_integration, state_of
+from .conftest import PRICES_URL, InPlace, MockApi, setup_integration, state_of, submit_settings
 
 CURRENT = "sensor.ev_energy_account_current_price"
 NEXT = "sensor.ev_energy_account_next_price"
@@ -334,6 +334,59 @@ async def test_cheapest_window_sensor(
     assert state_of(hass, WINDOW).state == "on"
     await _at(hass, freezer, _utc("2026-11-22T05:00:00+00:00"))
     assert state_of(hass, WINDOW).state == "off"
+
+
+@pytest.mark.usefixtures("setup_credentials")
+async def test_cheapest_window_follows_its_options_in_place(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mock_api: MockApi,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Turned on, retuned and off in the options: the sensor appears, moves on time and goes,
+    and the entry never reloads."""
+    await hass.config.async_update(time_zone="Europe/London")
+    freezer.move_to(_utc("2026-11-22T03:00:00+00:00"))
+    await setup_integration(hass, config_entry)
+    watch = InPlace(hass, config_entry)
+    assert hass.states.get(WINDOW) is None
+
+    await submit_settings(
+        hass, config_entry, cheapest_window_hours=1.5, cheapest_window_end="12:00:00"
+    )
+    sensor = state_of(hass, WINDOW)
+    assert sensor.state == "off"
+    assert sensor.attributes["start"] == "2026-11-22T03:30:00+00:00"
+    assert sensor.attributes["end"] == "2026-11-22T05:00:00+00:00"
+
+    # 1.25 h: 04:00-05:15, turned on and off by timers armed for the new window.
+    await submit_settings(
+        hass, config_entry, cheapest_window_hours=1.25, cheapest_window_end="12:00:00"
+    )
+    assert state_of(hass, WINDOW).attributes["end"] == "2026-11-22T05:15:00+00:00"
+    await _at(hass, freezer, _utc("2026-11-22T03:30:00+00:00"))
+    assert state_of(hass, WINDOW).state == "off"
+    await _at(hass, freezer, _utc("2026-11-22T04:00:00+00:00"))
+    assert state_of(hass, WINDOW).state == "on"
+    await _at(hass, freezer, _utc("2026-11-22T05:15:00+00:00"))
+    assert state_of(hass, WINDOW).state == "off"
+
+    # Ending at 05:00 (just passed), the period runs to tomorrow's: on at once, from 05:00.
+    await submit_settings(
+        hass, config_entry, cheapest_window_hours=1.25, cheapest_window_end="05:00:00"
+    )
+    sensor = state_of(hass, WINDOW)
+    assert (sensor.state, sensor.attributes["start"], sensor.attributes["end"]) == (
+        "on",
+        "2026-11-22T05:00:00+00:00",
+        "2026-11-22T06:15:00+00:00",
+    )
+
+    await submit_settings(hass, config_entry, cheapest_window_hours=0)
+    assert hass.states.get(WINDOW) is None
+    assert entity_registry.async_get(WINDOW) is None
+    watch.check()
 
 
 @pytest.mark.usefixtures("setup_credentials")

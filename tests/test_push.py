@@ -57,6 +57,7 @@ from .conftest import (
     VEHICLE_ID,
     VEHICLES_URL,
     Fault,
+    InPlace,
     MockApi,
     make_token,
     setup_integration,
@@ -731,6 +732,7 @@ async def test_repeated_bad_signatures_raise_a_repair_that_takes_the_new_secret(
     """The secret was rotated in the portal: warned hourly, then a repair asks for the new one."""
     assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
     await setup_integration(hass, push_entry)
+    watch = InPlace(hass, push_entry)
     issue_id = secret_rejected_issue_id(push_entry.entry_id)
     registry = ir.async_get(hass)
     new_key = parse_secret(OTHER_SECRET)
@@ -771,6 +773,8 @@ async def test_repeated_bad_signatures_raise_a_repair_that_takes_the_new_secret(
     assert registry.async_get_issue(DOMAIN, issue_id) is None
     response = await post(body, signed(body, "msg_new", key=new_key))
     assert response.status == HTTPStatus.OK
+    # Taken in place, like the options flow's.
+    watch.check()
 
 
 # --- Diagnostics ---------------------------------------------------------------------------
@@ -964,6 +968,50 @@ async def test_push_step_validates_stores_and_clears_the_secret(
     assert "webhook_secret" not in config_entry.options
     assert config_entry.options["cheapest_window_hours"] == 2
     assert not config_entry.runtime_data.push.configured
+
+
+@pytest.mark.usefixtures("setup_credentials", "portal")
+async def test_a_secret_changed_in_the_options_applies_at_once(
+    hass: HomeAssistant,
+    push_entry: MockConfigEntry,
+    mock_api: MockApi,
+    post: Poster,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Rotated in the portal: with the new secret in the options, its deliveries are accepted
+    and the old one's not, and its repair goes; cleared, push is off. Nothing reloads."""
+    await async_process_ha_core_config(hass, {"external_url": "https://home.example.org"})
+    await setup_integration(hass, push_entry)
+    watch = InPlace(hass, push_entry)
+    issue_id = secret_rejected_issue_id(push_entry.entry_id)
+    new_key = parse_secret(OTHER_SECRET)
+    body = envelope()
+    for number, wait in enumerate((0, 60, 300)):
+        await tick(hass, freezer, wait)
+        response = await post(body, signed(body, f"msg_bad{number}", key=new_key))
+        assert response.status == HTTPStatus.UNAUTHORIZED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+
+    result = await _open_push_step(hass, push_entry)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {"webhook_secret": OTHER_SECRET}
+    )
+    await hass.async_block_till_done()
+
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert (await post(body, signed(body, "msg_old"))).status == HTTPStatus.UNAUTHORIZED
+    assert (await post(body, signed(body, "msg_new", key=new_key))).status == HTTPStatus.OK
+    assert state_of(hass, PUSH_ACTIVE).state == STATE_ON
+
+    result = await _open_push_step(hass, push_entry)
+    await hass.config_entries.options.async_configure(result["flow_id"], {"webhook_secret": ""})
+    await hass.async_block_till_done()
+
+    response = await post(body, signed(body, "msg_off", key=new_key))
+    assert response.status == HTTPStatus.UNAUTHORIZED
+    assert state_of(hass, PUSH_ACTIVE).state == STATE_OFF
+    assert not push_entry.runtime_data.push.configured
+    watch.check()
 
 
 @pytest.mark.usefixtures("setup_credentials")

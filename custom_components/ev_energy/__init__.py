@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
@@ -112,8 +113,32 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> 
         push=push,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    await async_setup_history(hass, entry, client, live)
+    entry.runtime_data.history = await async_setup_history(hass, entry, client, live)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    # Options changed while this setup ran are applied now (each part compares first).
+    _apply_options(entry)
     return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: EvEnergyConfigEntry) -> None:
+    """Apply the options in place; an entry unloading has nothing to apply them to."""
+    if entry.state is ConfigEntryState.LOADED:
+        _apply_options(entry)
+
+
+@callback
+def _apply_options(entry: EvEnergyConfigEntry) -> None:
+    """Bring the running entry in step with its options: no reload, no entity unavailable.
+
+    Called on every change of the entry (a renewed token too): each part acts only on a
+    change of its own options. Notifications and the history's removal read theirs when used.
+    """
+    runtime = entry.runtime_data
+    runtime.push.async_apply_options()
+    if runtime.cheapest_window is not None:
+        runtime.cheapest_window.async_apply_options()
+    if runtime.history is not None:
+        runtime.history.async_apply_options()
 
 
 async def _async_refresh_in_turn(*coordinators: DataUpdateCoordinator[Any]) -> None:

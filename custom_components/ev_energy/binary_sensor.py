@@ -10,7 +10,8 @@ from typing import Any
 from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
@@ -116,19 +117,10 @@ async def async_setup_entry(
         ]
 
     async_add_resource_entities(entry, async_add_entities, build)
-    entities: list[BinarySensorEntity] = []
-    hours = float(entry.options.get(CONF_WINDOW_HOURS, 0))
-    if hours > 0 and live.data.tariff is not None:
-        entities.append(
-            CheapestWindowSensor(
-                entry.runtime_data.prices,
-                CHEAPEST_WINDOW,
-                timedelta(hours=hours),
-                dt_time.fromisoformat(entry.options[CONF_WINDOW_END]),
-            )
-        )
-    entities.append(PushActiveSensor(entry.runtime_data.push, PUSH_ACTIVE))
-    async_add_entities(entities)
+    async_add_entities([PushActiveSensor(entry.runtime_data.push, PUSH_ACTIVE)])
+    window = CheapestWindow(hass, entry, async_add_entities)
+    window.async_apply_options()
+    entry.runtime_data.cheapest_window = window
 
 
 class VehicleBinarySensor(EvEnergyVehicleEntity, BinarySensorEntity):
@@ -159,6 +151,45 @@ class ChargerBinarySensor(EvEnergyChargerEntity, BinarySensorEntity):
         return self.entity_description.value_fn(self.evse)
 
 
+class CheapestWindow:
+    """The cheapest window sensor as the options want it: added, retuned or removed in place."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EvEnergyConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        """Add the sensor to the platform through `async_add_entities`."""
+        self.hass = hass
+        self.entry = entry
+        self._add_entities = async_add_entities
+        self._sensor: CheapestWindowSensor | None = None
+
+    @callback
+    def async_apply_options(self) -> None:
+        """Add the sensor (for a known tariff), take a new length or end, or remove it."""
+        options = self.entry.options
+        hours = float(options.get(CONF_WINDOW_HOURS, 0))
+        if hours <= 0:
+            if (sensor := self._sensor) is not None:
+                self._sensor = None
+                # Out of the registry (which removes the entity): turned off, it is gone, not
+                # left behind as unavailable. A disabled one has its registry entry too.
+                if sensor.registry_entry is not None:
+                    er.async_get(self.hass).async_remove(sensor.registry_entry.entity_id)
+            return
+        duration = timedelta(hours=hours)
+        end = dt_time.fromisoformat(options[CONF_WINDOW_END])
+        if self._sensor is not None:
+            self._sensor.async_retune(duration, end)
+        elif self.entry.runtime_data.live.data.tariff is not None:
+            self._sensor = CheapestWindowSensor(
+                self.entry.runtime_data.prices, CHEAPEST_WINDOW, duration, end
+            )
+            self._add_entities([self._sensor])
+
+
 class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
     """On while now is inside the cheapest `duration` of the 24 hours before the end time.
 
@@ -180,6 +211,16 @@ class CheapestWindowSensor(EvEnergyPriceEntity, BinarySensorEntity):
         self._end = end
         # The period's end and the price list it was computed from, with its window.
         self._computed: tuple[datetime, PriceSchedule, PriceWindow | None] | None = None
+
+    @callback
+    def async_retune(self, duration: timedelta, end: dt_time) -> None:
+        """Take a new length or end time; once added, it shows the new window at once."""
+        if (duration, end) == (self._duration, self._end):
+            return
+        self._duration, self._end, self._computed = duration, end, None
+        # Not added yet (or disabled): it computes the window when it is added.
+        if self._shown_available is not None and self._shows_news(None, self.available):
+            self.async_write_ha_state()
 
     def _window(self, now: datetime) -> tuple[datetime, PriceWindow | None]:
         """Return the current period's end and its window, computed once per period and list."""

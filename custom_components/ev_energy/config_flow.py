@@ -11,7 +11,7 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntryState,
     ConfigFlowResult,
-    OptionsFlowWithReload,
+    OptionsFlow,
 )
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -106,15 +106,25 @@ class EvEnergyFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
         await self.async_set_unique_id(user.id)
         if self.source == SOURCE_REAUTH:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            # data_updates keeps the webhook id, and so the URL registered with ev.energy.
-            return self.async_update_reload_and_abort(self._get_reauth_entry(), data_updates=data)
+            return self._update_and_reload(self._get_reauth_entry(), data)
         if self.source == SOURCE_RECONFIGURE:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            return self.async_update_reload_and_abort(
-                self._get_reconfigure_entry(), data_updates=data
-            )
+            return self._update_and_reload(self._get_reconfigure_entry(), data)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(title=user.full_name or user.email or "ev.energy", data=data)
+
+    def _update_and_reload(
+        self, entry: EvEnergyConfigEntry, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Store the new sign-in and restart the entry with it (its polls stop on a failed one).
+
+        Not async_update_reload_and_abort: Home Assistant wants an entry with an update listener
+        to reload from there, and this one's applies options in place, never reloading.
+        """
+        # data_updates keeps the webhook id, and so the URL registered with ev.energy.
+        result = self.async_update_and_abort(entry, data_updates=data)
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return result
 
 
 OPTIONS_SCHEMA = probatio.Schema(
@@ -150,7 +160,7 @@ PUSH_SCHEMA = probatio.Schema(
 )
 
 
-class EvEnergyOptionsFlow(OptionsFlowWithReload):
+class EvEnergyOptionsFlow(OptionsFlow):
     """Settings (cheapest window, charging history, notifications) and push updates."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -160,7 +170,7 @@ class EvEnergyOptionsFlow(OptionsFlowWithReload):
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show or store the options; the entry reloads to apply them."""
+        """Show or store the options; the running entry applies them in place."""
         if user_input is not None:
             return self.async_create_entry(data={**self.config_entry.options, **user_input})
         return self.async_show_form(

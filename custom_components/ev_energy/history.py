@@ -214,17 +214,16 @@ class ChargingHistory:
         self._primary: dict[str, str | None] = {}
 
     async def async_start(self) -> None:
-        """Load progress, apply the backfill window, start ticking (first tick at once)."""
-        days = int(self.entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS))
-        since = dt_util.utcnow() - timedelta(days=days)
+        """Load progress, start ticking (first tick at once): each run applies the window."""
         data = await self._store.async_load()
         if data is None:
             data = StoredHistory(
-                since=since.isoformat(), last_listing=None, pending=[], imported={}, requests=[]
+                since=self._window_start().isoformat(),
+                last_listing=None,
+                pending=[],
+                imported={},
+                requests=[],
             )
-        elif since < dt_util.parse_datetime(data["since"], raise_on_error=True):
-            # A longer window was chosen: list again from its start.
-            data["since"], data["last_listing"] = since.isoformat(), None
         self._data = data
         self._requests = deque(
             dt_util.parse_datetime(t, raise_on_error=True) for t in data["requests"]
@@ -233,6 +232,27 @@ class ChargingHistory:
         self._lifecycle.every("tick", TICK, self._async_tick)
         # In the background: the first run waits for the recorder, which must not hold start-up.
         self._lifecycle.spawn(self._async_tick(), "first tick")
+
+    @callback
+    def async_apply_options(self) -> None:
+        """Run at once if the window now reaches further back than listed so far.
+
+        That run lists again from the new start (with a run under way, the next tick does).
+        A shorter window changes nothing imported.
+        """
+        if self._earlier_start() is not None:
+            self._lifecycle.spawn(self._async_tick(), "longer window")
+
+    def _window_start(self) -> datetime:
+        days = int(self.entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS))
+        return dt_util.utcnow() - timedelta(days=days)
+
+    def _earlier_start(self) -> datetime | None:
+        """Return the options' window start if it is before what was listed from, else None."""
+        assert self._data is not None
+        since = self._window_start()
+        listed_from = dt_util.parse_datetime(self._data["since"], raise_on_error=True)
+        return since if since < listed_from else None
 
     async def _async_tick(self) -> None:
         if self._lock.locked():
@@ -273,6 +293,10 @@ class ChargingHistory:
     async def _async_run(self) -> None:
         assert self._data is not None
         data = self._data
+        # Here, not when the options change: a listing under way would overwrite its reset.
+        if (since := self._earlier_start()) is not None:
+            # A longer window was chosen: list again from its start.
+            data["since"], data["last_listing"] = since.isoformat(), None
         budget = self._budget()
         now = dt_util.utcnow()
         last = dt_util.parse_datetime(data["last_listing"]) if data["last_listing"] else None

@@ -86,11 +86,21 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
         self._shown: set[str] | None = None
         # (refresh number, notifications shown for the first time by that refresh)
         self.new: tuple[int, list[Notification]] = (0, [])
-        self._persistent = bool(entry.options.get(CONF_PERSISTENT_NOTIFICATIONS, False))
-        if self._persistent and entry.options.get(CONF_MARK_NOTIFICATIONS_READ, False):
-            entry.async_on_unload(
-                persistent_notification.async_register_callback(hass, self._on_dismissed)
-            )
+        # Always followed: whether a dismissal marks read is the options' say at that moment.
+        entry.async_on_unload(
+            persistent_notification.async_register_callback(hass, self._on_dismissed)
+        )
+
+    @property
+    def _persistent(self) -> bool:
+        """Whether news is also shown as persistent notifications (the options, as of now)."""
+        return bool(self.config_entry.options.get(CONF_PERSISTENT_NOTIFICATIONS, False))
+
+    @property
+    def _marks_read(self) -> bool:
+        """Whether dismissing one of them marks it read in ev.energy (the options, as of now)."""
+        options = self.config_entry.options
+        return self._persistent and bool(options.get(CONF_MARK_NOTIFICATIONS_READ, False))
 
     def _failure_interval(self, err: EvEnergyError) -> timedelta:
         return max(super()._failure_interval(err), self.base_interval)
@@ -149,7 +159,7 @@ class EvEnergyNotificationsCoordinator(FollowerCoordinator[list[Notification]]):
         dismissed: dict[str, persistent_notification.Notification],
     ) -> None:
         """Mark read in ev.energy what the user dismissed in Home Assistant."""
-        if update_type is not persistent_notification.UpdateType.REMOVED:
+        if update_type is not persistent_notification.UpdateType.REMOVED or not self._marks_read:
             return
         current = {notification.id: notification for notification in self.data or []}
         for key in dismissed:

@@ -147,9 +147,10 @@ class EvEnergyPush:
         self.live = live
         self.sessions = sessions
         self.webhook_id: str = entry.data[CONF_WEBHOOK_ID]
-        secret = entry.options.get(CONF_WEBHOOK_SECRET)
-        # The options flow only stores a valid secret.
-        self._key = parse_secret(secret) if secret else None
+        # The options' secret and its key; async_apply_options follows a change.
+        self._secret: str | None = entry.options.get(CONF_WEBHOOK_SECRET)
+        # The options flow and the repair only store a valid secret.
+        self._key = parse_secret(self._secret) if self._secret else None
         self.timers = Lifecycle(hass, entry.async_on_unload, f"{DOMAIN} push")
         self._refresh = Coalescer(self.timers, "refresh", PUSH_REFRESH_WINDOW, self._async_refresh)
         self._store = _store(hass, entry.entry_id)
@@ -188,8 +189,8 @@ class EvEnergyPush:
         }
         if isinstance(last := stored.get("last_event"), str):
             self.last_event = dt_util.parse_datetime(last)
-        # A reload follows a new secret: a warning about the old one is moot.
-        ir.async_delete_issue(self.hass, DOMAIN, secret_rejected_issue_id(self.entry.entry_id))
+        # Bad signatures are counted afresh: a repair raised by an earlier count is moot.
+        self._forget_bad_signatures()
         self._arm_expiry()
         webhook.async_register(
             self.hass,
@@ -200,6 +201,27 @@ class EvEnergyPush:
             allowed_methods=["POST"],
         )
         self.entry.async_on_unload(self._unregister)
+
+    @callback
+    def async_apply_options(self) -> None:
+        """Verify deliveries with the secret now in the options, from the next one on.
+
+        A new secret (or none) also makes bad signatures counted against the old one moot.
+        """
+        secret = self.entry.options.get(CONF_WEBHOOK_SECRET)
+        if secret == self._secret:
+            return
+        self._secret = secret
+        self._key = parse_secret(secret) if secret else None
+        self._forget_bad_signatures()
+        # `configured`, and so `active`, may have changed.
+        self._notify()
+
+    @callback
+    def _forget_bad_signatures(self) -> None:
+        self._bad = 0
+        self._bad_logged_at = None
+        ir.async_delete_issue(self.hass, DOMAIN, secret_rejected_issue_id(self.entry.entry_id))
 
     @callback
     def _unregister(self) -> None:

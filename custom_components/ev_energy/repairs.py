@@ -90,7 +90,7 @@ class WebhookSecretFlow(RepairsFlow):
         self._entry_id = entry_id
 
     async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
-        """Ask for the secret; store it and reload the entry to use it."""
+        """Ask for the secret and store it: the running entry verifies with it at once."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
             return self.async_abort(reason="entry_removed")
@@ -105,7 +105,6 @@ class WebhookSecretFlow(RepairsFlow):
                 self.hass.config_entries.async_update_entry(
                     entry, options={**entry.options, CONF_WEBHOOK_SECRET: secret}
                 )
-                self.hass.config_entries.async_schedule_reload(entry.entry_id)
                 return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="init",

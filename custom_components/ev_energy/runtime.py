@@ -12,8 +12,10 @@ from homeassistant.config_entries import ConfigEntry
 
 if TYPE_CHECKING:
     from .api import EvEnergyClient
+    from .binary_sensor import CheapestWindow
     from .coordinator import EvEnergyLiveCoordinator
     from .followers import EvEnergyConnectivityCoordinator, EvEnergySessionsCoordinator
+    from .history import ChargingHistory
     from .notifications import EvEnergyNotificationsCoordinator
     from .plan_coordinator import EvEnergyPlanCoordinator
     from .price_coordinator import EvEnergyPriceCoordinator
@@ -34,3 +36,6 @@ class EvEnergyRuntimeData:
     plans: EvEnergyPlanCoordinator
     notifications: EvEnergyNotificationsCoordinator
     push: EvEnergyPush
+    # Set once set up: the binary sensor platform's, and the import (none without a recorder).
+    cheapest_window: CheapestWindow | None = None
+    history: ChargingHistory | None = None

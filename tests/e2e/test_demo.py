@@ -159,12 +159,6 @@ async def test_charging_history_reaches_the_statistics(stack: DemoStack) -> None
     assert len([row for row in rows if row["state"] > 0]) > len(finished)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the demo's options change right after sign-in reloads the entry (the options flow "
-    "is OptionsFlowWithReload), so every entity goes unavailable once; the integration would "
-    "have to apply the options without a reload",
-)
 async def test_logbook_opens_without_unavailable_entities(stack: DemoStack) -> None:
     """After the demo's start the logbook shows no ev.energy entity becoming unavailable."""
     started = datetime.now(UTC) - timedelta(hours=1)
