@@ -594,18 +594,12 @@ class DemoStack:
     async def _furnish(self) -> None:
         """Set Home Assistant up as a user would: options, area, dashboard, Energy dashboard."""
         await self.wait_for(CHARGER_METER, lambda s: s not in ("unknown", "unavailable"))
-        # An options change reloads the entry. One made while its setup is still running is lost,
-        # and one that interrupts the first charging-history import loses the cars not yet
-        # written to the recorder (they stay marked as imported): so wait for both.
+        # Options apply in place (no reload); the push step asks the loaded entry for its portal
+        # link, and the Energy dashboard wants the first charging history: wait for both.
         await self._wait_loaded()
         await self.wait_charging_statistics()
-        # Push first: its step asks the loaded entry for the portal link. Each options change is
-        # its own reload (the options are a menu of two forms), so each is waited for: the
-        # reload starts before the answer to the form (`_wait_loaded` sees it under way).
         await self._set_up_push()
-        await self._wait_loaded()
         await self.submit_options("settings", DEMO_OPTIONS)
-        await self._wait_loaded()
         await self.wait_for(CHEAPEST_WINDOW, lambda s: s in ("on", "off"), within=START_TIMEOUT)
         devices = [
             device
