@@ -1,9 +1,9 @@
 """The README stays short and the documentation's links hold.
 
 README.md is the page a user reads before installing: at most 15,000 characters, linking every
-page in docs/. Every relative link and image in the README and in docs/*.md points at a file that
-exists and, with an anchor, at a heading of that file; no document names a path of the machine it
-was written on.
+page in docs/. Every relative link and image in the README, BENCHMARKS.md and docs/*.md (the
+benchmark history among them) points at a file that exists and, with an anchor, at a heading of
+that file; no document names a path of the machine it was written on, not even in a command.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
+BENCHMARKS = ROOT / "BENCHMARKS.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-DOCUMENTS = [README, *DOCS]
+BENCHMARK_HISTORY = ROOT / "docs" / "benchmark-history.md"
+DOCUMENTS = [README, BENCHMARKS, *DOCS]
 README_LIMIT = 15_000
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", re.MULTILINE | re.DOTALL)
@@ -83,6 +85,15 @@ def test_readme_links_every_docs_page(page: Path) -> None:
     """Every page in docs/ is reachable from the README."""
     linked = {_resolve(README, target)[0] for target in _relative_links(README)}
     assert page.resolve() in linked, f"README.md does not link docs/{page.name}"
+
+
+def test_benchmarks_link_their_history() -> None:
+    """Today's figures in BENCHMARKS.md lead to the rounds before them, and the history back."""
+    assert BENCHMARK_HISTORY in DOCS
+    linked = {_resolve(BENCHMARKS, target)[0] for target in _relative_links(BENCHMARKS)}
+    assert BENCHMARK_HISTORY.resolve() in linked
+    back = {_resolve(BENCHMARK_HISTORY, t)[0] for t in _relative_links(BENCHMARK_HISTORY)}
+    assert BENCHMARKS.resolve() in back
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
