@@ -14,7 +14,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.ev_energy.api import VehicleStatus
-from custom_components.ev_energy.charge_finish import finish_estimate, steady_finish
+from custom_components.ev_energy.charge_finish import (
+    finish_estimate,
+    steady_finish,
+    time_to_full_hours,
+)
 
 from .conftest import VEHICLE_ID, MockApi, setup_integration, state_of
 
@@ -126,18 +130,29 @@ def _frontend_minutes(state: str, unit: str) -> int:
     return whole * 60 + math.floor(60 * (value - whole))
 
 
-async def test_time_to_full_reads_right_in_minutes(
+async def test_time_to_full_reads_in_hours_and_minutes(
     hass: HomeAssistant, config_entry: MockConfigEntry, mock_api: MockApi
 ) -> None:
-    """Kept in minutes: in hours the frontend would floor 60 x 0.65 to 38 and lose a minute."""
+    """219 minutes show as 3 h 39 min: the frontend's reading of the state gives 219 again."""
     _status(mock_api)["minutes_to_full_charge"] = 219
     await setup_integration(hass, config_entry)
     state = state_of(hass, TIME_TO_FULL)
-    assert state.attributes["unit_of_measurement"] == "min"
+    assert state.attributes["unit_of_measurement"] == "h"
     assert state.attributes["device_class"] == "duration"
-    assert _frontend_minutes(state.state, state.attributes["unit_of_measurement"]) == 219
-    # The same duration in hours, as a suggested unit would show it, reads a minute short.
+    assert _frontend_minutes(state.state, "h") == 219
+    # 219 / 60 itself, a float just under 3.65, would read a minute short.
     assert _frontend_minutes(str(219 / 60), "h") == 218
+
+
+def test_every_time_to_full_reads_back_as_its_minutes() -> None:
+    """Each whole minute up to two days reads back exactly; a negative one is no estimate."""
+    for minutes in range(2 * 24 * 60):
+        hours = time_to_full_hours(minutes)
+        assert hours is not None
+        assert _frontend_minutes(str(hours), "h") == minutes
+        assert abs(hours * 60 - minutes) <= 0.53
+    assert time_to_full_hours(-5) is None
+    assert time_to_full_hours(None) is None
 
 
 def _charging(

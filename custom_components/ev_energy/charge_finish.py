@@ -13,6 +13,9 @@ from typing import Final
 
 from .api import VehicleStatus
 
+# Hours to the thousandth: 3.6 s steps, well inside the half minute the reading leaves.
+_HOURS_PLACES: Final = 3
+
 # A new estimate this close to the time shown keeps it.
 FINISH_TOLERANCE: Final = timedelta(minutes=5)
 _HALF_MINUTE: Final = timedelta(seconds=30)
@@ -43,3 +46,16 @@ def steady_finish(shown: datetime | None, estimate: datetime | None) -> datetime
     if shown is not None and abs(estimate - shown) <= FINISH_TOLERANCE:
         return shown
     return estimate
+
+
+def time_to_full_hours(minutes: int | None) -> float | None:
+    """Return the reported whole minutes to full in hours, as the frontend reads them back.
+
+    The frontend shows a duration in hours as floor(h) h and floor(60 x fraction) min, so m/60
+    itself reads a minute short whenever it is not exact in binary (219 min: 3.6499... h,
+    "3h 38m"). The middle of the reported minute reads as that minute in every case. A
+    negative time to full is no estimate.
+    """
+    if minutes is None or minutes < 0:
+        return None
+    return round((minutes + 0.5) / 60, _HOURS_PLACES)

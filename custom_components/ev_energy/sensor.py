@@ -51,7 +51,7 @@ from .api import (
     minor_to_major,
     minor_unit_exponent,
 )
-from .charge_finish import finish_estimate, steady_finish
+from .charge_finish import finish_estimate, steady_finish, time_to_full_hours
 from .coordinator import EvEnergyData, EvEnergyLiveCoordinator
 from .entity import (
     EvEnergyAccountEntity,
@@ -155,8 +155,9 @@ VEHICLE_SENSORS: tuple[VehicleSensorDescription, ...] = (
         key="time_to_full",
         translation_key="time_to_full",
         device_class=SensorDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.MINUTES,
-        value_fn=_vehicle_status(lambda status: status.minutes_to_full_charge),
+        # In hours, so the frontend shows hours and minutes ("3h 39m", not "219m").
+        native_unit_of_measurement=UnitOfTime.HOURS,
+        value_fn=_vehicle_status(lambda status: time_to_full_hours(status.minutes_to_full_charge)),
     ),
     VehicleSensorDescription(
         key="target_charge_level",
