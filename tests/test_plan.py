@@ -259,6 +259,25 @@ def test_cost_with_partial_price_coverage() -> None:
     assert totals.unpriced_energy_kwh == Decimal("3.68")
 
 
+def test_a_slot_from_an_odd_instant_is_fully_priced() -> None:
+    """Now (or a sub-session's start) falls mid-interval, to the microsecond: still priced.
+
+    Energies summed from the parts miss the whole by a rounding residue there, no real gap.
+    """
+    charge_plan = plan(
+        [interval("2026-11-22T02:00:00Z", seconds=3 * 3600)],
+        flat_prices("2026-11-22T02:00:00Z", 4, "0.07"),
+    )
+    now = at("2026-11-22T02:29:13.123457Z")
+    (estimate,) = charge_plan.remaining(now)
+    assert estimate.cost is not None
+    assert estimate.unpriced_energy_kwh == 0
+    totals = charge_plan.totals(now)
+    assert totals.cost is not None
+    assert totals.energy_kwh is not None
+    assert abs(totals.cost - totals.energy_kwh * Decimal("0.07")) < Decimal("1e-9")
+
+
 def test_no_carbon_intensity_no_co2() -> None:
     charge_plan = plan([interval("2026-11-22T23:00:00Z")], intensity=None)
     assert charge_plan.totals(at("2026-11-22T20:00:00Z")).co2_kg is None

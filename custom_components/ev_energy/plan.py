@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
@@ -235,13 +235,17 @@ class ChargePlan:
         energy = kw * Decimal((slot.end - start).total_seconds()) / _HOUR
         priced_cost = Decimal(0)
         priced_energy = Decimal(0)
+        # Coverage in exact microseconds: energies summed from parts can miss the whole by a
+        # rounding residue (a slot starting at a sub-session's odd instant), which is no gap.
+        covered = timedelta()
         for interval in self.prices.between(start, slot.end):
             overlap = min(interval.end, slot.end) - max(interval.start, start)
+            covered += overlap
             part = kw * Decimal(overlap.total_seconds()) / _HOUR
             priced_energy += part
             priced_cost += part * interval.price
-        unpriced = energy - priced_energy
-        complete = unpriced <= 0
+        complete = covered >= slot.end - start
+        unpriced = Decimal(0) if complete else energy - priced_energy
         return SlotEstimate(
             start=start,
             end=slot.end,
