@@ -11,7 +11,7 @@ from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ev_energy.api import VehicleStatus
 from custom_components.ev_energy.charge_finish import (
@@ -20,7 +20,7 @@ from custom_components.ev_energy.charge_finish import (
     time_to_full_hours,
 )
 
-from .conftest import VEHICLE_ID, MockApi, setup_integration, state_of
+from .conftest import VEHICLE_ID, MockApi, move_to, setup_integration, state_of
 
 FINISH = "sensor.family_car_charge_finish_time"
 TIME_TO_FULL = "sensor.family_car_time_to_full"
@@ -31,12 +31,6 @@ pytestmark = pytest.mark.usefixtures("setup_credentials")
 def _status(mock_api: MockApi) -> dict[str, Any]:
     status: dict[str, Any] = mock_api.vehicles[0]["latest_status_log"]
     return status
-
-
-async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory, at: datetime) -> None:
-    freezer.move_to(at)
-    async_fire_time_changed(hass, at)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_finish_time_is_the_sample_time_plus_time_to_full(
@@ -63,7 +57,7 @@ async def test_finish_time_is_steady_across_polls(
 
     # 10:10:40 + 94 min = 11:44:40, read as 11:45: two minutes off, so 11:43 stays.
     _status(mock_api).update(sampled_at="2026-11-22T10:10:40Z", minutes_to_full_charge=94)
-    await _poll(hass, freezer, datetime(2026, 11, 22, 10, 11, 5, tzinfo=UTC))
+    await move_to(hass, freezer, datetime(2026, 11, 22, 10, 11, 5, tzinfo=UTC))
     status = config_entry.runtime_data.live.data.vehicles[VEHICLE_ID].status
     assert status is not None
     assert status.sampled_at == datetime(2026, 11, 22, 10, 10, 40, tzinfo=UTC), "it was polled"
@@ -73,13 +67,13 @@ async def test_finish_time_is_steady_across_polls(
 
     # The charge slowed down: 150 minutes from 10:11:40 is 12:41:40, shown as 12:42.
     _status(mock_api).update(sampled_at="2026-11-22T10:11:40Z", minutes_to_full_charge=150)
-    await _poll(hass, freezer, datetime(2026, 11, 22, 10, 12, 10, tzinfo=UTC))
+    await move_to(hass, freezer, datetime(2026, 11, 22, 10, 12, 10, tzinfo=UTC))
     assert state_of(hass, FINISH).state == "2026-11-22T12:42:00+00:00"
 
     _status(mock_api).update(
         sampled_at="2026-11-22T10:12:40Z", is_charging=False, state="PLUGGED_IN_NOT_CHARGING"
     )
-    await _poll(hass, freezer, datetime(2026, 11, 22, 10, 13, 15, tzinfo=UTC))
+    await move_to(hass, freezer, datetime(2026, 11, 22, 10, 13, 15, tzinfo=UTC))
     assert state_of(hass, FINISH).state == STATE_UNKNOWN
 
 

@@ -11,21 +11,24 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ev_energy.sensor import ChargingStatusSensor
 
-from .conftest import EVSES_URL, NOW, VEHICLES_URL, Fault, MockApi, setup_integration, state_of
+from .conftest import (
+    EVSES_URL,
+    NOW,
+    VEHICLES_URL,
+    Fault,
+    MockApi,
+    move_to,
+    setup_integration,
+    state_of,
+)
 
 STATUS = "sensor.family_car_charging_status"
 
 pytestmark = pytest.mark.usefixtures("setup_credentials")
-
-
-async def _move(hass: HomeAssistant, freezer: FrozenDateTimeFactory, to: datetime) -> None:
-    freezer.move_to(to)
-    async_fire_time_changed(hass, to)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_status_of_each_vehicle(
@@ -58,7 +61,7 @@ async def test_waiting_for_the_plan_then_charging(
 
     log.update(is_charging=True, sampled_at="2026-11-22T13:00:30Z")
     mock_api.evses[0]["latest_status_log"]["sampled_at"] = "2026-11-22T13:00:30Z"
-    await _move(hass, freezer, datetime.fromisoformat("2026-11-22T13:01:00+00:00"))
+    await move_to(hass, freezer, datetime.fromisoformat("2026-11-22T13:01:00+00:00"))
     assert state_of(hass, STATUS).state == "charging"
 
 
@@ -72,7 +75,7 @@ async def test_charger_goes_offline(
     await setup_integration(hass, config_entry)
     assert state_of(hass, STATUS).state == "charging"
     # The fixtures' charger was sampled at 09:59 and never again.
-    await _move(hass, freezer, NOW + timedelta(minutes=25))
+    await move_to(hass, freezer, NOW + timedelta(minutes=25))
     assert state_of(hass, STATUS).state == "charger_offline"
 
 
@@ -84,7 +87,7 @@ async def test_status_unavailable_when_the_live_poll_fails(
 ) -> None:
     await setup_integration(hass, config_entry)
     mock_api.fail(VEHICLES_URL, Fault(status=400), times=10)
-    await _move(hass, freezer, NOW + timedelta(minutes=1))
+    await move_to(hass, freezer, NOW + timedelta(minutes=1))
     assert state_of(hass, STATUS).state == STATE_UNAVAILABLE
 
 
@@ -163,7 +166,7 @@ async def test_a_car_without_telematics_follows_its_charger(
         sampled_at="2026-11-22T10:10:30Z",
     )
     reads = len(mock_api.calls(EVSES_URL))
-    await _move(hass, freezer, NOW + timedelta(minutes=1))
+    await move_to(hass, freezer, NOW + timedelta(minutes=1))
     assert len(mock_api.calls(EVSES_URL)) == reads + 1, "the next poll reads the charger"
     assert state_of(hass, STATUS).state == "charging"
 
@@ -187,18 +190,18 @@ async def test_charger_offline_on_time_though_nothing_changes(
     sensor = hass.data[SENSOR_DOMAIN].get_entity(STATUS)
     assert isinstance(sensor, ChargingStatusSensor)
     while dt_util.utcnow() < datetime(2026, 11, 22, 10, 28, tzinfo=UTC):
-        await _move(hass, freezer, dt_util.utcnow() + timedelta(minutes=1))
-    await _move(hass, freezer, datetime(2026, 11, 22, 10, 28, 59, tzinfo=UTC))
+        await move_to(hass, freezer, dt_util.utcnow() + timedelta(minutes=1))
+    await move_to(hass, freezer, datetime(2026, 11, 22, 10, 28, 59, tzinfo=UTC))
     assert state_of(hass, STATUS).state == "charging"
 
-    await _move(hass, freezer, datetime(2026, 11, 22, 10, 29, 1, tzinfo=UTC))
+    await move_to(hass, freezer, datetime(2026, 11, 22, 10, 29, 1, tzinfo=UTC))
     status = state_of(hass, STATUS)
     assert status.state == "charger_offline"
     assert status.last_changed == datetime(2026, 11, 22, 10, 29, 1, tzinfo=UTC)
 
     # It reports again; nothing else changes.
     mock_api.evses[0]["latest_status_log"]["sampled_at"] = "2026-11-22T10:30:00Z"
-    await _move(hass, freezer, datetime(2026, 11, 22, 10, 31, tzinfo=UTC))
+    await move_to(hass, freezer, datetime(2026, 11, 22, 10, 31, tzinfo=UTC))
     assert state_of(hass, STATUS).state == "charging"
     assert sensor.timers is not None
     assert sensor.timers.armed("flip")

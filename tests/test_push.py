@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http import HTTPStatus
 import json
 import logging
@@ -28,7 +28,6 @@ from homeassistant.util.aiohttp import MockRequest
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -62,6 +61,7 @@ from .conftest import (
     make_token,
     setup_integration,
     state_of,
+    tick,
 )
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -153,12 +153,6 @@ class Poster:
 @pytest.fixture
 async def post(hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator) -> Poster:
     return Poster(hass, hass_client_no_auth)
-
-
-async def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def _unplug_everything(mock_api: MockApi) -> None:
